@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the worker into build/ (index.js + wasm) with worker-build, using the tools that
+# scripts/setup.sh installed. Offline-safe: no tool is downloaded from GitHub.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# worker-build would download these from GitHub; point it at local ones instead.
+export WASM_BINDGEN_BIN="${WASM_BINDGEN_BIN:-$(command -v wasm-bindgen)}"
+if [ -z "${WASM_OPT_BIN:-}" ] && [ -x node_modules/.bin/wasm-opt ]; then
+  export WASM_OPT_BIN="$PWD/node_modules/.bin/wasm-opt"
+fi
+if [ -z "${ESBUILD_BIN:-}" ] && [ -x node_modules/.bin/esbuild ]; then
+  export ESBUILD_BIN="$PWD/node_modules/.bin/esbuild"
+fi
+
+worker-build --release "$@"

@@ -1,0 +1,74 @@
+// Starts the built worker (build/index.js + wasm) in workerd through miniflare, with `AI` bound
+// to the local Workers AI emulator. Used by `npm run dev` (scripts/dev.mjs) and the e2e tests.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare, Log, LogLevel } from "miniflare";
+import { emulatorWorker } from "../../emulator/load.mjs";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** `KEY=value` lines (as in .dev.vars); quotes around values are removed. */
+export function parseDotVars(text) {
+  const vars = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const eq = line.indexOf("=");
+    if (eq < 1) continue;
+    let value = line.slice(eq + 1).trim();
+    if (/^(".*"|'.*')$/.test(value)) value = value.slice(1, -1);
+    vars[line.slice(0, eq).trim()] = value;
+  }
+  return vars;
+}
+
+/** The plain string vars of wrangler.toml's [vars] table and its compatibility_date. */
+export function readWranglerToml() {
+  const text = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
+  const vars = {};
+  let section = "";
+  let compatibilityDate;
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (line.startsWith("[")) { section = line; continue; }
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*"([^"]*)"/.exec(line);
+    if (!m) continue;
+    if (section === "" && m[1] === "compatibility_date") compatibilityDate = m[2];
+    if (section === "[vars]") vars[m[1]] = m[2];
+  }
+  return { vars, compatibilityDate };
+}
+
+/**
+ * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
+ * `port: 0` picks a free port. Returns { url, mf, dispose }.
+ */
+export async function startGateway({ port = 0, host = "127.0.0.1", bindings = {}, emulator = {}, verbose = false } = {}) {
+  const script = join(ROOT, "build", "index.js");
+  if (!existsSync(script)) {
+    throw new Error("build/index.js is missing: run `bash scripts/build.sh` (or `npm run dev`, which builds first).");
+  }
+  const { vars, compatibilityDate } = readWranglerToml();
+  const mf = new Miniflare({
+    host,
+    port,
+    log: new Log(verbose ? LogLevel.INFO : LogLevel.WARN),
+    cf: false, // offline: do not fetch the Request.cf placeholder from the internet
+    workers: [
+      {
+        name: "gateway",
+        modules: true,
+        scriptPath: script,
+        modulesRoot: join(ROOT, "build"),
+        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+        compatibilityDate,
+        bindings: { ...vars, ...bindings },
+        wrappedBindings: { AI: { scriptName: "ai-emulator" } },
+      },
+      emulatorWorker("ai-emulator", emulator),
+    ],
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, mf, dispose: () => mf.dispose() };
+}

@@ -1,0 +1,265 @@
+//! The gateway's one error type, and the one place it becomes an HTTP status and an
+//! OpenAI-shaped body (`{"error":{"message","type","param","code"}}`).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GatewayError {
+    /// The request is malformed or asks for something we cannot do.
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        param: Option<&'static str>,
+        code: Option<&'static str>,
+    },
+
+    #[error("{0}")]
+    Unauthorized(String),
+
+    #[error("Invalid URL ({method} {path}): no such endpoint. See GET /v1/models and the README for the routes this gateway serves.")]
+    RouteNotFound { method: String, path: String },
+
+    #[error("Method {method} is not allowed on {path}; use {allowed}.")]
+    MethodNotAllowed {
+        method: String,
+        path: String,
+        allowed: &'static str,
+    },
+
+    #[error("The model `{model}` does not exist or is not served by this gateway. GET /v1/models lists the models and aliases you can use.")]
+    ModelNotFound { model: String },
+
+    #[error("Request body is {size} bytes; the limit is {limit} bytes (MAX_BODY_BYTES). Send a smaller request.")]
+    PayloadTooLarge { size: usize, limit: usize },
+
+    /// The deployment is missing configuration the operator must add.
+    #[error("{0}")]
+    Misconfigured(String),
+
+    /// Workers AI answered with an error. `code` is its numeric error code when the message had one.
+    #[error("Workers AI error{}: {message}", code.map(|c| format!(" {c}")).unwrap_or_default())]
+    Upstream { code: Option<u32>, message: String },
+
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// How long clients should wait after a capacity error before retrying.
+const CAPACITY_RETRY_AFTER_SECONDS: u32 = 10;
+
+impl GatewayError {
+    pub fn invalid(message: impl Into<String>, param: Option<&'static str>) -> Self {
+        GatewayError::InvalidRequest {
+            message: message.into(),
+            param,
+            code: None,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self {
+            GatewayError::InvalidRequest { .. } => 400,
+            GatewayError::Unauthorized(_) => 401,
+            GatewayError::RouteNotFound { .. } | GatewayError::ModelNotFound { .. } => 404,
+            GatewayError::MethodNotAllowed { .. } => 405,
+            GatewayError::PayloadTooLarge { .. } => 413,
+            GatewayError::Misconfigured(_) | GatewayError::Internal(_) => 500,
+            GatewayError::Upstream { code, .. } => upstream_status(*code),
+        }
+    }
+
+    fn error_type(&self) -> &'static str {
+        match self.status() {
+            401 => "authentication_error",
+            403 => "permission_error",
+            404 if matches!(self, GatewayError::ModelNotFound { .. }) => "invalid_request_error",
+            429 => "rate_limit_error",
+            500..=599 => match self {
+                GatewayError::Upstream { .. } => "upstream_error",
+                _ => "server_error",
+            },
+            _ => "invalid_request_error",
+        }
+    }
+
+    fn code(&self) -> Option<String> {
+        match self {
+            GatewayError::InvalidRequest { code, .. } => code.map(str::to_owned),
+            GatewayError::Unauthorized(_) => Some("invalid_api_key".into()),
+            GatewayError::RouteNotFound { .. } => Some("unknown_url".into()),
+            GatewayError::MethodNotAllowed { .. } => Some("method_not_allowed".into()),
+            GatewayError::ModelNotFound { .. } => Some("model_not_found".into()),
+            GatewayError::PayloadTooLarge { .. } => Some("request_too_large".into()),
+            GatewayError::Misconfigured(_) => Some("gateway_misconfigured".into()),
+            GatewayError::Upstream { code, .. } => Some(match (code, upstream_status(*code)) {
+                (Some(5007 | 3042), _) => "model_not_found".into(),
+                (_, 429) => "rate_limit_exceeded".into(),
+                (_, 504) => "upstream_timeout".into(),
+                (Some(c), _) => format!("workers_ai_{c}"),
+                (None, _) => "upstream_error".into(),
+            }),
+            GatewayError::Internal(_) => Some("internal_error".into()),
+        }
+    }
+
+    fn param(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::InvalidRequest { param, .. } => *param,
+            GatewayError::ModelNotFound { .. } => Some("model"),
+            GatewayError::Upstream {
+                code: Some(5007 | 3042),
+                ..
+            } => Some("model"),
+            _ => None,
+        }
+    }
+
+    /// `Retry-After` seconds for errors a client should retry later.
+    pub fn retry_after(&self) -> Option<u32> {
+        (self.status() == 429).then_some(CAPACITY_RETRY_AFTER_SECONDS)
+    }
+
+    pub fn to_body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                message: self.to_string(),
+                r#type: self.error_type(),
+                param: self.param(),
+                code: self.code(),
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising these plain string fields cannot fail; fall back to a fixed body anyway.
+        serde_json::to_string(&self.to_body()).unwrap_or_else(|_| {
+            r#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#
+                .to_owned()
+        })
+    }
+}
+
+/// Workers AI error codes → HTTP status (see shared/reference/NOTES.md). Where the docs give a
+/// client-side status we keep it; missing-model codes become 404 so OpenAI clients see
+/// `model_not_found`, and timeouts become 504 because the gateway is the one that timed out waiting.
+fn upstream_status(code: Option<u32>) -> u16 {
+    match code {
+        Some(3040 | 3036) => 429,
+        Some(5007 | 3042) => 404,
+        Some(3006) => 413,
+        Some(3007 | 3008) => 504,
+        Some(5004 | 3003 | 3039 | 5006) => 400,
+        Some(5016 | 5018 | 3023 | 3041) => 403,
+        _ => 502,
+    }
+}
+
+/// Parses a Workers AI binding error message such as `3040: Capacity temporarily exceeded`
+/// (possibly prefixed, e.g. `InferenceUpstreamError: 5007: No such model`).
+pub fn upstream_error_from_message(raw: &str) -> GatewayError {
+    let mut rest = raw.trim();
+    // Skip a leading `SomeError:` class name before the code, if present.
+    for _ in 0..2 {
+        if let Some((head, tail)) = rest.split_once(':') {
+            let head = head.trim();
+            if let Ok(code) = head.parse::<u32>() {
+                return GatewayError::Upstream {
+                    code: Some(code),
+                    message: tail.trim().to_owned(),
+                };
+            }
+            if head.ends_with("Error") {
+                rest = tail.trim();
+                continue;
+            }
+        }
+        break;
+    }
+    GatewayError::Upstream {
+        code: None,
+        message: rest.to_owned(),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub message: String,
+    pub r#type: &'static str,
+    pub param: Option<&'static str>,
+    pub code: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_error_is_429_with_retry_after() {
+        let err =
+            upstream_error_from_message("3040: Capacity temporarily exceeded, please try again.");
+        assert_eq!(err.status(), 429);
+        assert_eq!(err.retry_after(), Some(10));
+        let body: serde_json::Value = serde_json::from_str(&err.to_json()).unwrap();
+        assert_eq!(body["error"]["type"], "rate_limit_error");
+        assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    }
+
+    #[test]
+    fn class_name_prefix_is_skipped() {
+        let err = upstream_error_from_message("InferenceUpstreamError: 5007: No such model @cf/x");
+        assert_eq!(
+            err,
+            GatewayError::Upstream {
+                code: Some(5007),
+                message: "No such model @cf/x".into()
+            }
+        );
+        assert_eq!(err.status(), 404);
+        assert_eq!(err.to_body().error.param, Some("model"));
+    }
+
+    #[test]
+    fn upstream_status_table() {
+        for (code, status) in [
+            (3036, 429),
+            (3042, 404),
+            (3006, 413),
+            (3007, 504),
+            (3008, 504),
+            (5016, 403),
+            (9999, 502),
+        ] {
+            assert_eq!(upstream_status(Some(code)), status, "code {code}");
+        }
+        assert_eq!(upstream_error_from_message("socket hang up").status(), 502);
+    }
+
+    #[test]
+    fn every_error_has_the_openai_shape() {
+        let errs = [
+            GatewayError::invalid("bad", Some("messages")),
+            GatewayError::Unauthorized("no key".into()),
+            GatewayError::RouteNotFound {
+                method: "GET".into(),
+                path: "/x".into(),
+            },
+            GatewayError::ModelNotFound { model: "m".into() },
+            GatewayError::PayloadTooLarge { size: 2, limit: 1 },
+            GatewayError::Misconfigured("no keys".into()),
+            GatewayError::Internal("x".into()),
+        ];
+        for err in errs {
+            let body: serde_json::Value = serde_json::from_str(&err.to_json()).unwrap();
+            let detail = body["error"].as_object().unwrap();
+            for key in ["message", "type", "param", "code"] {
+                assert!(detail.contains_key(key), "{err:?} lacks {key}");
+            }
+            assert!(!detail["message"].as_str().unwrap().is_empty());
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Thin handlers: parse, call the pure core, call Workers AI, write the response.
+
+pub mod chat;
+pub mod health;
+pub mod models;
+
+use worker::{Env, Request, Response};
+
+use crate::error::GatewayError;
+use crate::policy::config::GatewayConfig;
+use crate::policy::routes::Route;
+
+/// What a handler needs besides the request.
+pub struct RequestContext<'a> {
+    pub env: &'a Env,
+    pub config: &'a GatewayConfig,
+}
+
+pub async fn dispatch(
+    route: Route,
+    req: &mut Request,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
+    match route {
+        Route::Health => Ok(health::health()),
+        Route::ListModels => models::list(cx),
+        Route::RetrieveModel(id) => models::retrieve(&id, cx),
+        Route::ChatCompletions => chat::completions(req, cx).await,
+    }
+}
+
+/// Reads the body as text, refusing bodies over the configured limit with a 413.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<String, GatewayError> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if let Some(size) = declared.filter(|size| *size > limit) {
+        return Err(GatewayError::PayloadTooLarge { size, limit });
+    }
+    let body = req.text().await.map_err(|err| {
+        GatewayError::invalid(format!("Could not read the request body: {err}"), None)
+    })?;
+    if body.len() > limit {
+        return Err(GatewayError::PayloadTooLarge {
+            size: body.len(),
+            limit,
+        });
+    }
+    Ok(body)
+}

@@ -1,0 +1,91 @@
+//! Calls to the Workers AI binding through `glue.js`, and the stream translator JS drives.
+
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use worker::web_sys::ReadableStream;
+use worker::Env;
+
+use crate::error::{upstream_error_from_message, GatewayError};
+use crate::transform::chat_stream::ChatStream;
+
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = aiRun)]
+    async fn ai_run(
+        ai: &JsValue,
+        model: &str,
+        input: &str,
+        options: &str,
+    ) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(js_name = errorMessage)]
+    fn error_message(error: &JsValue) -> String;
+
+    #[wasm_bindgen(js_name = translateStream)]
+    fn translate_stream(upstream: &ReadableStream, translator: JsValue) -> ReadableStream;
+
+    #[wasm_bindgen(js_name = streamOf)]
+    fn stream_of(bytes: &[u8]) -> ReadableStream;
+}
+
+/// What the binding answered.
+pub enum AiOutput {
+    /// A JSON document (objects are stringified on the JS side).
+    Json(String),
+    /// A byte stream: SSE for text models asked to stream, raw bytes for some image models.
+    Stream(ReadableStream),
+    Bytes(Vec<u8>),
+}
+
+/// Runs `model` with `input_json` on the `AI` binding.
+pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, GatewayError> {
+    let ai = js_sys::Reflect::get(env, &JsValue::from_str("AI"))
+        .ok()
+        .filter(|ai| !ai.is_undefined() && !ai.is_null())
+        .ok_or_else(|| {
+            GatewayError::Misconfigured(
+                "The Workers AI binding `AI` is missing. Add `[ai] binding = \"AI\"` to wrangler.toml and deploy again.".into(),
+            )
+        })?;
+    let output = ai_run(&ai, model, input_json, "")
+        .await
+        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
+    if let Some(json) = output.as_string() {
+        return Ok(AiOutput::Json(json));
+    }
+    if let Some(bytes) = output.dyn_ref::<js_sys::Uint8Array>() {
+        return Ok(AiOutput::Bytes(bytes.to_vec()));
+    }
+    Ok(AiOutput::Stream(output.unchecked_into()))
+}
+
+/// The Rust half of a translated stream: JS calls these once per chunk.
+#[wasm_bindgen]
+pub struct StreamTranslator {
+    inner: ChatStream,
+}
+
+#[wasm_bindgen]
+impl StreamTranslator {
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
+        self.inner.push(chunk)
+    }
+
+    pub fn finish(&mut self) -> Vec<u8> {
+        self.inner.finish()
+    }
+
+    pub fn fail(&mut self, message: &str) -> Vec<u8> {
+        self.inner.fail(message)
+    }
+}
+
+/// Returns a stream of OpenAI SSE translated from `upstream` by `translator`.
+pub fn translate(upstream: &ReadableStream, translator: ChatStream) -> ReadableStream {
+    translate_stream(upstream, StreamTranslator { inner: translator }.into())
+}
+
+/// A stream holding already-translated bytes.
+pub fn ready_stream(bytes: &[u8]) -> ReadableStream {
+    stream_of(bytes)
+}

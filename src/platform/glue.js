@@ -1,0 +1,85 @@
+// The few lines of JavaScript the Rust worker needs. Values cross the JS/wasm boundary as
+// strings and bytes (one call per stream chunk), which is far cheaper than converting objects
+// or driving Rust futures per chunk (see ../shared/toolchain.md, "Streaming cost").
+
+/** Calls the Workers AI binding. Returns a ReadableStream, bytes, or the output as a JSON string. */
+export async function aiRun(ai, model, inputJson, optionsJson) {
+  const inputs = JSON.parse(inputJson);
+  const options = optionsJson ? JSON.parse(optionsJson) : undefined;
+  const output = await ai.run(model, inputs, options);
+  if (output instanceof ReadableStream || output instanceof Uint8Array) return output;
+  if (output instanceof ArrayBuffer) return new Uint8Array(output);
+  return JSON.stringify(output ?? null);
+}
+
+/** The message of anything thrown, as the binding's errors carry their code in it. */
+export function errorMessage(error) {
+  if (error && typeof error === "object" && "message" in error) return String(error.message);
+  return String(error);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Pipes `upstream` through `translator` (a Rust object with push(bytes) -> bytes,
+ * finish() -> bytes, fail(message) -> bytes and free()). Pull-based: nothing is read from
+ * upstream until the client wants more, so memory stays flat however long the stream is.
+ */
+export function translateStream(upstream, translator) {
+  const reader = upstream.getReader();
+  let closed = false;
+  const close = (controller) => {
+    if (closed) return;
+    closed = true;
+    controller.close();
+    translator.free();
+  };
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        try {
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) {
+              const tail = translator.finish();
+              if (tail.length) controller.enqueue(tail);
+              close(controller);
+              return;
+            }
+            const bytes = typeof value === "string" ? encoder.encode(value) : value;
+            const out = translator.push(bytes);
+            if (out.length) {
+              controller.enqueue(out);
+              return;
+            }
+          }
+        } catch (error) {
+          if (closed) return;
+          const tail = translator.fail(errorMessage(error));
+          if (tail.length) controller.enqueue(tail);
+          close(controller);
+          reader.cancel(error).catch(() => {});
+        }
+      },
+      cancel(reason) {
+        // The client went away: stop the upstream generation too.
+        if (!closed) {
+          closed = true;
+          translator.free();
+        }
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** A ReadableStream holding `bytes` as one chunk. */
+export function streamOf(bytes) {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}

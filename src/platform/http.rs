@@ -1,0 +1,46 @@
+//! Building responses: JSON, SSE, and every error in the OpenAI shape.
+
+use worker::web_sys::ReadableStream;
+use worker::{Headers, Response, ResponseBody};
+
+use crate::error::GatewayError;
+
+fn with_headers(body: ResponseBody, status: u16, content_type: &str) -> Response {
+    let headers = Headers::new();
+    // Setting a well-formed header name cannot fail.
+    let _ = headers.set("content-type", content_type);
+    Response::builder()
+        .with_status(status)
+        .with_headers(headers)
+        .body(body)
+}
+
+pub fn json(status: u16, body: String) -> Response {
+    with_headers(
+        ResponseBody::Body(body.into_bytes()),
+        status,
+        "application/json",
+    )
+}
+
+pub fn event_stream(stream: ReadableStream) -> Response {
+    let response = with_headers(
+        ResponseBody::Stream(stream),
+        200,
+        "text/event-stream; charset=utf-8",
+    );
+    let _ = response.headers().set("cache-control", "no-cache");
+    response
+}
+
+pub fn empty(status: u16) -> Response {
+    Response::builder().with_status(status).empty()
+}
+
+pub fn error(err: &GatewayError) -> Response {
+    let response = json(err.status(), err.to_json());
+    if let Some(seconds) = err.retry_after() {
+        let _ = response.headers().set("retry-after", &seconds.to_string());
+    }
+    response
+}

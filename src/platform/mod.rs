@@ -1,0 +1,4 @@
+//! The Workers-runtime side: the `env.AI` binding, streams and HTTP responses. wasm32 only.
+
+pub mod ai;
+pub mod http;

@@ -1,0 +1,6 @@
+//! Request policy shared by every route: which route, who is calling, CORS, limits. Pure.
+
+pub mod auth;
+pub mod config;
+pub mod cors;
+pub mod routes;

@@ -1,0 +1,120 @@
+//! Method + path → route. Unknown paths are 404 and known paths with the wrong method 405, both
+//! as OpenAI errors.
+
+use crate::error::GatewayError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    ListModels,
+    RetrieveModel(String),
+    ChatCompletions,
+}
+
+impl Route {
+    /// Only `/health` is open; everything else needs a key.
+    pub fn needs_auth(&self) -> bool {
+        !matches!(self, Route::Health)
+    }
+}
+
+/// Resolves a request. `/v1` is optional, so a base URL set without it still works.
+pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
+    let trimmed = path.trim_end_matches('/');
+    let api_path = trimmed.strip_prefix("/v1").unwrap_or(trimmed);
+    let (allowed, route) = match api_path {
+        "/health" | "" if trimmed != "/v1" => ("GET", Route::Health),
+        "/models" => ("GET", Route::ListModels),
+        "/chat/completions" => ("POST", Route::ChatCompletions),
+        _ => match api_path.strip_prefix("/models/") {
+            Some(id) if !id.is_empty() => ("GET", Route::RetrieveModel(percent_decode(id))),
+            _ => {
+                return Err(GatewayError::RouteNotFound {
+                    method: method.to_owned(),
+                    path: path.to_owned(),
+                })
+            }
+        },
+    };
+    let method_ok = method == allowed || (allowed == "GET" && method == "HEAD");
+    if method_ok {
+        Ok(route)
+    } else {
+        Err(GatewayError::MethodNotAllowed {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            allowed,
+        })
+    }
+}
+
+/// Decodes `%XX` escapes (model ids such as `@cf%2Fmeta%2Fllama-3-8b-instruct`). Invalid escapes
+/// and invalid UTF-8 are kept as they are rather than rejected.
+pub fn percent_decode(input: &str) -> String {
+    let bytes = input.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if byte == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok());
+            if let Some(value) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(value);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(byte);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|_| input.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_with_and_without_v1() {
+        assert_eq!(
+            route("POST", "/v1/chat/completions"),
+            Ok(Route::ChatCompletions)
+        );
+        assert_eq!(
+            route("POST", "/chat/completions/"),
+            Ok(Route::ChatCompletions)
+        );
+        assert_eq!(route("GET", "/health"), Ok(Route::Health));
+        assert_eq!(route("GET", "/"), Ok(Route::Health));
+        assert_eq!(route("GET", "/v1/models"), Ok(Route::ListModels));
+        assert_eq!(route("HEAD", "/v1/models"), Ok(Route::ListModels));
+    }
+
+    #[test]
+    fn model_ids_with_slashes_encoded_or_not() {
+        let want = Route::RetrieveModel("@cf/meta/llama-3-8b-instruct".into());
+        assert_eq!(
+            route("GET", "/v1/models/@cf/meta/llama-3-8b-instruct"),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            route("GET", "/v1/models/%40cf%2Fmeta%2Fllama-3-8b-instruct"),
+            Ok(want)
+        );
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("%ff"), "%ff");
+    }
+
+    #[test]
+    fn unknown_and_wrong_method() {
+        assert_eq!(route("GET", "/v1/nope").unwrap_err().status(), 404);
+        assert_eq!(route("GET", "/v1").unwrap_err().status(), 404);
+        assert_eq!(route("GET", "/v1/models/"), Ok(Route::ListModels));
+        let err = route("GET", "/v1/chat/completions").unwrap_err();
+        assert_eq!(err.status(), 405);
+        assert!(err.to_string().contains("use POST"));
+        assert_eq!(route("DELETE", "/v1/models").unwrap_err().status(), 405);
+    }
+}

@@ -1,0 +1,687 @@
+//! Workers AI SSE → OpenAI `chat.completion.chunk` SSE, translated chunk by chunk.
+//!
+//! Every text family is read by one frame reader that recognises the frame by its fields:
+//! legacy `{"response": "...", "tool_calls": [...], "usage": {...}}`, OpenAI-native
+//! `{"choices": [{"delta": {...}}]}`, and Responses-style events `{"type": "response.…"}`.
+//! Frames are parsed into borrowed strings, never into `serde_json::Value` trees.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::chat::{
+    estimate_tokens, normalize_tool_call, tool_call_id, CompletionContext, TextOutput,
+    UpstreamUsage,
+};
+use super::openai::{
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
+};
+use super::sse::SseDecoder;
+use crate::error::{upstream_error_from_message, GatewayError};
+
+/// Settings for one translated stream.
+#[derive(Debug, Clone)]
+pub struct ChatStreamOptions {
+    pub ctx: CompletionContext,
+    pub include_usage: bool,
+    /// The `max_tokens` sent upstream, to report `finish_reason: "length"`.
+    pub max_tokens: u32,
+    /// Prompt size estimate, used only if upstream reports no usage.
+    pub prompt_tokens_estimate: u64,
+}
+
+/// The translator: feed it upstream bytes, get OpenAI SSE bytes back.
+pub struct ChatStream {
+    decoder: SseDecoder,
+    writer: ChunkWriter,
+}
+
+impl ChatStream {
+    pub fn new(options: ChatStreamOptions) -> Self {
+        ChatStream {
+            decoder: SseDecoder::new(),
+            writer: ChunkWriter::new(options),
+        }
+    }
+
+    /// Translates the next piece of the upstream stream.
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
+        if self.writer.ended {
+            return Vec::new();
+        }
+        let writer = &mut self.writer;
+        if let Err(err) = self.decoder.feed(bytes, |data| writer.on_data(data)) {
+            self.writer.fail(&GatewayError::Upstream {
+                code: None,
+                message: err.to_string(),
+            });
+        }
+        self.writer.take()
+    }
+
+    /// Upstream ended: flush and close the stream properly.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let writer = &mut self.writer;
+        self.decoder.finish(|data| writer.on_data(data));
+        self.writer.end();
+        self.writer.take()
+    }
+
+    /// Upstream failed mid-stream: an OpenAI error event, then the end.
+    pub fn fail(&mut self, upstream_message: &str) -> Vec<u8> {
+        self.writer
+            .fail(&upstream_error_from_message(upstream_message));
+        self.writer.take()
+    }
+
+    /// Upstream answered a whole JSON document instead of a stream (some models do): emit it as
+    /// a complete stream.
+    pub fn whole_output(&mut self, output_json: &str) -> Result<Vec<u8>, GatewayError> {
+        let output: TextOutput =
+            serde_json::from_str(output_json).map_err(|err| GatewayError::Upstream {
+                code: None,
+                message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
+            })?;
+        let (message, finish, usage) =
+            super::chat::assistant_message(output, &self.writer.options.ctx)?;
+        let w = &mut self.writer;
+        w.usage = usage;
+        w.upstream_finish = finish.as_deref().map(FinishReason::from_upstream);
+        if let Some(reasoning) = message.reasoning_content.as_deref() {
+            w.reasoning(reasoning);
+        }
+        if let Some(content) = message.content.as_deref() {
+            w.content(content);
+        }
+        for (index, call) in message.tool_calls.iter().enumerate() {
+            let index = index as u32;
+            w.tool_call_delta(
+                index,
+                Some(&call.id),
+                Some(&call.function.name),
+                &call.function.arguments,
+            );
+        }
+        w.end();
+        Ok(w.take())
+    }
+}
+
+struct ChunkWriter {
+    options: ChatStreamOptions,
+    out: Vec<u8>,
+    sent_role: bool,
+    ended: bool,
+    /// Tool calls started so far (their indexes are 0..tool_calls).
+    tool_calls: u32,
+    content_chars: u64,
+    usage: Option<Usage>,
+    upstream_finish: Option<FinishReason>,
+}
+
+impl ChunkWriter {
+    fn new(options: ChatStreamOptions) -> Self {
+        ChunkWriter {
+            options,
+            out: Vec::with_capacity(512),
+            sent_role: false,
+            ended: false,
+            tool_calls: 0,
+            content_chars: 0,
+            usage: None,
+            upstream_finish: None,
+        }
+    }
+
+    fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn on_data(&mut self, data: &[u8]) {
+        if self.ended {
+            return;
+        }
+        if data == b"[DONE]" {
+            self.end();
+            return;
+        }
+        // A frame we cannot read is dropped rather than ending the answer; the stream's
+        // well-formed frames still make a valid completion.
+        if let Ok(frame) = serde_json::from_slice::<Frame>(data) {
+            self.on_frame(frame);
+        }
+    }
+
+    fn on_frame(&mut self, frame: Frame<'_>) {
+        if let Some(usage) = frame.usage.and_then(UpstreamUsage::to_usage) {
+            self.usage = Some(usage);
+        }
+        match frame.response {
+            Some(ResponseField::Text(text)) => self.content(&text),
+            Some(ResponseField::Object { usage }) => {
+                if let Some(usage) = usage.and_then(UpstreamUsage::to_usage) {
+                    self.usage = Some(usage);
+                }
+            }
+            None => {}
+        }
+        for call in frame.tool_calls.iter().flatten() {
+            // Skip the null "finalisation" entries some models send at the end.
+            let id = tool_call_id(&self.options.ctx.id, self.tool_calls as usize);
+            if let Some(call) = normalize_tool_call(call, id) {
+                let index = self.tool_calls;
+                self.tool_call_delta(
+                    index,
+                    Some(&call.id),
+                    Some(&call.function.name),
+                    &call.function.arguments,
+                );
+            }
+        }
+        if let Some(choice) = frame.choices.0 {
+            if let Some(delta) = choice.delta {
+                if let Some(reasoning) = delta.reasoning_content.or(delta.reasoning) {
+                    self.reasoning(&reasoning.0);
+                }
+                if let Some(content) = delta.content {
+                    self.content(&content.0);
+                }
+                for call in delta.tool_calls.into_iter().flatten() {
+                    self.native_tool_call(call);
+                }
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.upstream_finish = Some(FinishReason::from_upstream(&reason.0));
+            }
+        }
+        if let (Some(kind), Some(delta)) = (&frame.kind, &frame.delta) {
+            match kind.0.as_ref() {
+                "response.output_text.delta" => self.content(&delta.0),
+                "response.reasoning_text.delta" | "response.reasoning.delta" => {
+                    self.reasoning(&delta.0)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn native_tool_call(&mut self, call: NativeToolCall<'_>) {
+        let index = call.index.unwrap_or(self.tool_calls.saturating_sub(1));
+        let function = call.function.unwrap_or_default();
+        let arguments = function.arguments.as_ref().map_or("", |a| a.0.as_ref());
+        if index >= self.tool_calls {
+            // A new call: OpenAI clients need id, type and name on its first delta.
+            let id = call
+                .id
+                .map(|id| id.0.into_owned())
+                .filter(|id| !id.is_empty())
+                .unwrap_or_else(|| tool_call_id(&self.options.ctx.id, index as usize));
+            let name = function.name.as_ref().map_or("", |n| n.0.as_ref());
+            self.tool_call_delta(index, Some(&id), Some(name), arguments);
+        } else if !arguments.is_empty() {
+            self.tool_call_delta(index, None, None, arguments);
+        }
+    }
+
+    fn content(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.content_chars += text.chars().count() as u64;
+        self.delta(Delta {
+            content: Some(text),
+            ..Delta::default()
+        });
+    }
+
+    fn reasoning(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.delta(Delta {
+            reasoning_content: Some(text),
+            ..Delta::default()
+        });
+    }
+
+    fn tool_call_delta(
+        &mut self,
+        index: u32,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) {
+        if id.is_some() {
+            self.tool_calls = self.tool_calls.max(index + 1);
+        }
+        let calls = [ToolCallDelta {
+            index,
+            id,
+            kind: id.map(|_| "function"),
+            function: FunctionDelta { name, arguments },
+        }];
+        self.delta(Delta {
+            tool_calls: Some(&calls),
+            ..Delta::default()
+        });
+    }
+
+    fn delta(&mut self, mut delta: Delta<'_>) {
+        if !self.sent_role {
+            delta.role = Some("assistant");
+            self.sent_role = true;
+        }
+        self.write_chunk(delta, None, None);
+    }
+
+    fn write_chunk(
+        &mut self,
+        delta: Delta<'_>,
+        finish_reason: Option<FinishReason>,
+        usage: Option<Usage>,
+    ) {
+        let choices = [ChunkChoice {
+            index: 0,
+            delta,
+            finish_reason,
+            logprobs: None,
+        }];
+        let choices: &[ChunkChoice] = if usage.is_some() { &[] } else { &choices };
+        let chunk = ChatChunk {
+            id: &self.options.ctx.id,
+            object: "chat.completion.chunk",
+            created: self.options.ctx.created,
+            model: &self.options.ctx.model,
+            choices,
+            usage,
+        };
+        self.out.extend_from_slice(b"data: ");
+        // Writing plain structs to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.out, &chunk);
+        self.out.extend_from_slice(b"\n\n");
+    }
+
+    /// The end of a successful stream: finish reason once, usage if asked, `[DONE]`.
+    fn end(&mut self) {
+        if self.ended {
+            return;
+        }
+        if !self.sent_role {
+            self.delta(Delta::default());
+        }
+        let usage = self.usage.unwrap_or_else(|| {
+            Usage::new(
+                self.options.prompt_tokens_estimate,
+                self.content_chars.div_ceil(4),
+            )
+        });
+        let finish = if self.tool_calls > 0 {
+            FinishReason::ToolCalls
+        } else if let Some(reason) = self.upstream_finish {
+            reason
+        } else if usage.completion_tokens >= u64::from(self.options.max_tokens) {
+            FinishReason::Length
+        } else {
+            FinishReason::Stop
+        };
+        self.write_chunk(Delta::default(), Some(finish), None);
+        if self.options.include_usage {
+            self.write_chunk(Delta::default(), None, Some(usage));
+        }
+        self.out.extend_from_slice(b"data: [DONE]\n\n");
+        self.ended = true;
+    }
+
+    fn fail(&mut self, error: &GatewayError) {
+        if self.ended {
+            return;
+        }
+        self.out.extend_from_slice(b"data: ");
+        self.out.extend_from_slice(error.to_json().as_bytes());
+        self.out.extend_from_slice(b"\n\n");
+        self.ended = true;
+    }
+}
+
+/// Estimate for streams whose upstream sends no usage.
+pub fn prompt_tokens_estimate(upstream_input: &str) -> u64 {
+    estimate_tokens(upstream_input)
+}
+
+// ---------- Frame reading ----------
+
+/// One upstream frame, any family. Unknown fields (padding `p`, ids, …) are skipped.
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(default, borrow)]
+    response: Option<ResponseField<'a>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<Value>>,
+    #[serde(default)]
+    usage: Option<UpstreamUsage>,
+    #[serde(default, borrow)]
+    choices: FirstChoice<'a>,
+    #[serde(default, rename = "type", borrow)]
+    kind: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    delta: Option<Text<'a>>,
+}
+
+/// Legacy frames carry text in `response`; Responses-style events carry an object there.
+enum ResponseField<'a> {
+    Text(Cow<'a, str>),
+    Object { usage: Option<UpstreamUsage> },
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for ResponseField<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ResponseField<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an object")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(ResponseField::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(ResponseField::Text(Cow::Owned(v.to_owned())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(ResponseField::Text(Cow::Borrowed("")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut usage = None;
+                while let Some(key) = map.next_key::<Text<'de>>()? {
+                    if key.0 == "usage" {
+                        usage = map.next_value::<Option<UpstreamUsage>>()?;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(ResponseField::Object { usage })
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+/// A string borrowed from the frame when it has no escapes, owned otherwise.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
+
+/// The first element of `choices` (we always ask for one), without allocating a Vec.
+#[derive(Default)]
+struct FirstChoice<'a>(Option<NativeChoice<'a>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = FirstChoice<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(FirstChoice(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let first = seq.next_element::<NativeChoice<'de>>()?;
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstChoice(first))
+            }
+        }
+        deserializer.deserialize_any(V)
+    }
+}
+
+#[derive(Deserialize)]
+struct NativeChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<NativeDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Text<'a>>,
+}
+
+#[derive(Deserialize)]
+struct NativeDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<NativeToolCall<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct NativeToolCall<'a> {
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(default, borrow)]
+    id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    function: Option<NativeFunction<'a>>,
+}
+
+#[derive(Default, Deserialize)]
+struct NativeFunction<'a> {
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    arguments: Option<Text<'a>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn options(include_usage: bool) -> ChatStreamOptions {
+        ChatStreamOptions {
+            ctx: CompletionContext {
+                id: "chatcmpl-1".into(),
+                created: 7,
+                model: "gpt-4".into(),
+            },
+            include_usage,
+            max_tokens: 100,
+            prompt_tokens_estimate: 3,
+        }
+    }
+
+    /// Runs the translator over `input` cut into `piece`-byte chunks.
+    fn translate(input: &str, piece: usize, include_usage: bool) -> String {
+        let mut stream = ChatStream::new(options(include_usage));
+        let mut out = Vec::new();
+        for chunk in input.as_bytes().chunks(piece.max(1)) {
+            out.extend(stream.push(chunk));
+        }
+        out.extend(stream.finish());
+        String::from_utf8(out).unwrap()
+    }
+
+    fn events(sse: &str) -> Vec<Value> {
+        sse.split("\n\n")
+            .filter_map(|e| e.strip_prefix("data: "))
+            .map(|d| {
+                if d == "[DONE]" {
+                    json!("[DONE]")
+                } else {
+                    serde_json::from_str(d).unwrap()
+                }
+            })
+            .collect()
+    }
+
+    const LEGACY: &str = concat!(
+        "data: {\"response\":\"Hel\",\"p\":\"abcdef\"}\n\n",
+        ": heartbeat\n\n",
+        "data: {\"response\":\"lo \\\"w\\u00e9\\\"\",\"p\":\"x\"}\n\n",
+        "data: {\"response\":\"\",\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2,\"total_tokens\":6}}\n\n",
+        "data: [DONE]\n\n"
+    );
+
+    #[test]
+    fn legacy_stream_is_split_invariant() {
+        let whole = translate(LEGACY, LEGACY.len(), true);
+        for piece in 1..LEGACY.len() {
+            assert_eq!(translate(LEGACY, piece, true), whole, "piece {piece}");
+        }
+        let ev = events(&whole);
+        assert_eq!(
+            ev[0]["choices"][0]["delta"],
+            json!({"role":"assistant","content":"Hel"})
+        );
+        assert_eq!(ev[1]["choices"][0]["delta"]["content"], "lo \"wé\"");
+        assert_eq!(ev[2]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(ev[3]["choices"], json!([]));
+        assert_eq!(ev[3]["usage"]["total_tokens"], 6);
+        assert_eq!(ev[4], "[DONE]");
+        assert_eq!(ev.len(), 5);
+        for e in &ev[..4] {
+            assert_eq!(e["object"], "chat.completion.chunk");
+            assert_eq!(e["id"], "chatcmpl-1");
+            assert_eq!(e["model"], "gpt-4");
+        }
+    }
+
+    #[test]
+    fn usage_only_when_asked_and_finish_once_without_done() {
+        let no_done = LEGACY.replace("data: [DONE]\n\n", "");
+        let ev = events(&translate(&no_done, 5, false));
+        assert_eq!(ev.len(), 4);
+        let finishes = ev
+            .iter()
+            .filter(|e| !e["choices"][0]["finish_reason"].is_null() && e != &&json!("[DONE]"))
+            .count();
+        assert_eq!(finishes, 1);
+        assert!(ev.iter().all(|e| e.get("usage").is_none()));
+    }
+
+    #[test]
+    fn legacy_tool_calls_stream_as_openai_deltas() {
+        let input = "data: {\"response\":\"\",\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}]}\n\ndata: {\"tool_calls\":[{\"id\":null,\"type\":null,\"function\":{\"name\":null,\"arguments\":null}}]}\n\ndata: [DONE]\n\n";
+        let ev = events(&translate(input, 7, false));
+        let call = &ev[0]["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!(call["index"], 0);
+        assert_eq!(call["type"], "function");
+        assert_eq!(call["function"]["name"], "get_weather");
+        assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
+        assert!(call["id"].as_str().unwrap().starts_with("call_"));
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(ev.len(), 3);
+    }
+
+    const NATIVE: &str = concat!(
+        "data: {\"id\":\"u\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"@cf/qwen/qwen3-30b-a3b-fp8\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"reasoning_content\":\"hmm\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"u\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"u\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"id\":\"chatcmpl-tool-9\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"u\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"u\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"1}\"}}]},\"finish_reason\":\"tool_calls\"}]}\n\n",
+        "data: {\"id\":\"u\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":3,\"total_tokens\":8}}\n\n",
+        "data: [DONE]\n\n"
+    );
+
+    #[test]
+    fn native_stream_keeps_reasoning_and_tool_call_fragments() {
+        let whole = translate(NATIVE, NATIVE.len(), true);
+        for piece in [1, 2, 3, 13, 64] {
+            assert_eq!(translate(NATIVE, piece, true), whole, "piece {piece}");
+        }
+        let ev = events(&whole);
+        assert_eq!(
+            ev[0]["choices"][0]["delta"],
+            json!({"role":"assistant","reasoning_content":"hmm"})
+        );
+        assert_eq!(ev[1]["choices"][0]["delta"], json!({"content":"Hi"}));
+        let first = &ev[2]["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!(first["id"], "chatcmpl-tool-9");
+        assert_eq!(first["function"]["name"], "f");
+        assert_eq!(first["function"]["arguments"], "");
+        let args: String = ev[3..5]
+            .iter()
+            .map(|e| {
+                e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(args, "{\"a\":1}");
+        assert!(ev[3]["choices"][0]["delta"]["tool_calls"][0]
+            .get("id")
+            .is_none());
+        assert_eq!(ev[5]["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(ev[6]["usage"]["total_tokens"], 8);
+        assert_eq!(ev[7], "[DONE]");
+    }
+
+    #[test]
+    fn failure_midway_is_an_error_event_and_the_end() {
+        let mut stream = ChatStream::new(options(false));
+        let mut out = stream.push(b"data: {\"response\":\"a\"}\n\n");
+        out.extend(stream.fail("3040: Capacity temporarily exceeded"));
+        out.extend(stream.push(b"data: {\"response\":\"b\"}\n\n"));
+        out.extend(stream.finish());
+        let ev = events(&String::from_utf8(out).unwrap());
+        assert_eq!(ev.len(), 2);
+        assert_eq!(ev[1]["error"]["code"], "rate_limit_exceeded");
+    }
+
+    #[test]
+    fn garbage_frames_are_skipped_and_length_is_reported() {
+        let mut opts = options(false);
+        opts.max_tokens = 2;
+        let mut stream = ChatStream::new(opts);
+        let mut out = stream.push(b"data: {not json\n\ndata: {\"response\":\"a b\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n");
+        out.extend(stream.finish());
+        let ev = events(&String::from_utf8(out).unwrap());
+        assert_eq!(ev[0]["choices"][0]["delta"]["content"], "a b");
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "length");
+        assert_eq!(ev[2], "[DONE]");
+    }
+
+    #[test]
+    fn a_whole_json_answer_becomes_a_stream() {
+        let mut stream = ChatStream::new(options(true));
+        let out = stream
+            .whole_output(&json!({"response":"Hi","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}).to_string())
+            .unwrap();
+        let ev = events(&String::from_utf8(out).unwrap());
+        assert_eq!(ev[0]["choices"][0]["delta"]["content"], "Hi");
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "stop");
+        assert_eq!(ev[2]["usage"]["total_tokens"], 2);
+        assert_eq!(ev[3], "[DONE]");
+    }
+
+    #[test]
+    fn responses_style_events_are_read() {
+        let input = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Yo\"}\n\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"usage\":{\"input_tokens\":2,\"output_tokens\":1,\"total_tokens\":3}}}\n\n";
+        let ev = events(&translate(input, 9, true));
+        assert_eq!(ev[0]["choices"][0]["delta"]["content"], "Yo");
+        assert_eq!(ev[2]["usage"]["total_tokens"], 3);
+    }
+}

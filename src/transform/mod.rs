@@ -1,0 +1,7 @@
+//! The pure core: OpenAI requests → Workers AI inputs, Workers AI outputs → OpenAI responses.
+//! Plain functions over serde types; nothing here touches the Workers runtime.
+
+pub mod chat;
+pub mod chat_stream;
+pub mod openai;
+pub mod sse;
