@@ -6,7 +6,8 @@ use super::{read_body, RequestContext};
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
 use crate::platform::http;
-use crate::transform::chat::{chat_completion_from_output, plan_chat, CompletionContext};
+use crate::transform::chat::{chat_completion_from_output, CompletionContext};
+use crate::transform::chat_request::plan_chat;
 use crate::transform::chat_stream::{prompt_tokens_estimate, ChatStream, ChatStreamOptions};
 
 pub async fn completions(
@@ -43,6 +44,9 @@ pub async fn completions(
         ctx,
         include_usage: plan.include_usage,
         max_tokens: plan.max_tokens,
+        tool_names: plan.tool_names.clone(),
+        stop: plan.stop.clone(),
+        split_think: plan.splits_think_tags(),
     });
     let stream = match output {
         AiOutput::Stream(upstream) => ai::translate(&upstream, translator),

@@ -47,12 +47,15 @@ pub struct Capabilities {
     pub tools: bool,
     pub reasoning: bool,
     pub vision: bool,
+    /// Workers AI JSON mode (`response_format`), per the model's schema.
+    pub json_mode: bool,
 }
 
 const PLAIN: Capabilities = Capabilities {
     tools: false,
     reasoning: false,
     vision: false,
+    json_mode: false,
 };
 const TOOLS: Capabilities = Capabilities {
     tools: true,
@@ -61,7 +64,11 @@ const TOOLS: Capabilities = Capabilities {
 const TOOLS_REASONING: Capabilities = Capabilities {
     tools: true,
     reasoning: true,
-    vision: false,
+    ..PLAIN
+};
+const JSON: Capabilities = Capabilities {
+    json_mode: true,
+    ..PLAIN
 };
 const REASONING: Capabilities = Capabilities {
     reasoning: true,
@@ -112,6 +119,31 @@ impl ModelSpec {
         }
     }
 
+    /// GLM takes a full OpenAI chat request (`tool_choice`, `stop`, `reasoning_effort`,
+    /// OpenAI-form `response_format`); the others document only the Workers AI parameters.
+    pub fn accepts_openai_parameters(&self) -> bool {
+        self.id == "@cf/zai-org/glm-4.7-flash"
+    }
+
+    /// Models served by OpenAI-compatible engines that read `reasoning_effort`.
+    pub fn accepts_reasoning_effort(&self) -> bool {
+        self.accepts_openai_parameters() || self.family == ResponsesText
+    }
+
+    /// Mistral's chat template (and Llama 4's schema) want `tool_call_id`s of 9 letters/digits.
+    pub fn needs_short_tool_call_ids(&self) -> bool {
+        matches!(
+            self.id,
+            "@cf/mistralai/mistral-small-3.1-24b-instruct"
+                | "@cf/meta/llama-4-scout-17b-16e-instruct"
+        )
+    }
+
+    /// Vision models whose messages take OpenAI `image_url` parts (with `data:` URLs).
+    pub fn accepts_image_parts(&self) -> bool {
+        self.capabilities.vision && self.id != "@cf/meta/llama-3.2-11b-vision-instruct"
+    }
+
     pub fn owned_by(&self) -> &'static str {
         // "@cf/meta/llama-3-8b-instruct" → "meta"
         self.id.split('/').nth(1).unwrap_or("cloudflare")
@@ -142,130 +174,29 @@ use Family::*;
 
 /// Every model the gateway knows by name. Direct `@cf/…`/`@hf/…` ids outside this table are still
 /// forwarded (Workers AI adds models often) and fail upstream with `model_not_found` if unknown.
+/// Capabilities follow each model's published schema (`function_calling`, `reasoning`,
+/// `response_format`, image inputs); context windows its `context_window` property.
+#[rustfmt::skip]
 pub static CATALOGUE: &[ModelSpec] = &[
     // Text generation, legacy output shape.
-    text(
-        "@cf/meta/llama-3-8b-instruct",
-        LegacyText,
-        0,
-        Some(8192),
-        PLAIN,
-    ),
-    text(
-        "@cf/meta/llama-3.1-8b-instruct",
-        LegacyText,
-        0,
-        Some(8192),
-        PLAIN,
-    ),
-    text(
-        "@cf/meta/llama-3.1-8b-instruct-fast",
-        LegacyText,
-        0,
-        Some(8192),
-        PLAIN,
-    ),
-    text(
-        "@cf/meta/llama-3.2-11b-vision-instruct",
-        LegacyText,
-        1727242564,
-        Some(128_000),
-        VISION,
-    ),
-    text(
-        "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
-        LegacyText,
-        1733504958,
-        Some(24_000),
-        TOOLS,
-    ),
-    text(
-        "@cf/meta/llama-4-scout-17b-16e-instruct",
-        LegacyText,
-        1743884756,
-        Some(131_000),
-        Capabilities {
-            tools: true,
-            reasoning: false,
-            vision: true,
-        },
-    ),
-    text(
-        "@cf/mistralai/mistral-small-3.1-24b-instruct",
-        LegacyText,
-        1742268517,
-        Some(128_000),
-        Capabilities {
-            tools: true,
-            reasoning: false,
-            vision: true,
-        },
-    ),
-    text(
-        "@hf/nousresearch/hermes-2-pro-mistral-7b",
-        LegacyText,
-        0,
-        Some(24_000),
-        TOOLS,
-    ),
-    text(
-        "@cf/google/gemma-3-12b-it",
-        LegacyText,
-        1742270282,
-        Some(80_000),
-        VISION,
-    ),
-    text(
-        "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b",
-        LegacyText,
-        1737575335,
-        Some(80_000),
-        REASONING,
-    ),
-    text(
-        "@cf/qwen/qwen2.5-coder-32b-instruct",
-        LegacyText,
-        1740616303,
-        Some(32_768),
-        PLAIN,
-    ),
-    text(
-        "@cf/qwen/qwq-32b",
-        LegacyText,
-        1741211560,
-        Some(24_000),
-        REASONING,
-    ),
+    text("@cf/meta/llama-3-8b-instruct", LegacyText, 0, Some(8192), PLAIN),
+    text("@cf/meta/llama-3.1-8b-instruct", LegacyText, 0, Some(8192), PLAIN),
+    text("@cf/meta/llama-3.1-8b-instruct-fast", LegacyText, 0, Some(8192), PLAIN),
+    text("@cf/meta/llama-3.2-11b-vision-instruct", LegacyText, 1727242564, Some(128_000), VISION),
+    text("@cf/meta/llama-3.3-70b-instruct-fp8-fast", LegacyText, 1733504958, Some(24_000), Capabilities { tools: true, json_mode: true, ..PLAIN }),
+    text("@cf/meta/llama-4-scout-17b-16e-instruct", LegacyText, 1743884756, Some(131_000), Capabilities { tools: true, vision: true, json_mode: true, ..PLAIN }),
+    text("@cf/mistralai/mistral-small-3.1-24b-instruct", LegacyText, 1742268517, Some(128_000), Capabilities { tools: true, vision: true, ..PLAIN }),
+    text("@hf/nousresearch/hermes-2-pro-mistral-7b", LegacyText, 0, Some(24_000), TOOLS),
+    text("@cf/google/gemma-3-12b-it", LegacyText, 1742270282, Some(80_000), VISION),
+    text("@cf/deepseek-ai/deepseek-r1-distill-qwen-32b", LegacyText, 1737575335, Some(80_000), Capabilities { reasoning: true, json_mode: true, ..PLAIN }),
+    text("@cf/qwen/qwen2.5-coder-32b-instruct", LegacyText, 1740616303, Some(32_768), JSON),
+    text("@cf/qwen/qwq-32b", LegacyText, 1741211560, Some(24_000), REASONING),
     // Text generation, OpenAI chat.completion output.
-    text(
-        "@cf/qwen/qwen3-30b-a3b-fp8",
-        OpenAiNativeText,
-        1746048970,
-        Some(32_768),
-        TOOLS_REASONING,
-    ),
-    text(
-        "@cf/zai-org/glm-4.7-flash",
-        OpenAiNativeText,
-        1769616279,
-        Some(131_072),
-        TOOLS_REASONING,
-    ),
+    text("@cf/qwen/qwen3-30b-a3b-fp8", OpenAiNativeText, 1746048970, Some(32_768), Capabilities { json_mode: true, ..TOOLS_REASONING }),
+    text("@cf/zai-org/glm-4.7-flash", OpenAiNativeText, 1769616279, Some(131_072), Capabilities { json_mode: true, ..TOOLS_REASONING }),
     // Text generation, Responses-style output.
-    text(
-        "@cf/openai/gpt-oss-120b",
-        ResponsesText,
-        1754389649,
-        Some(128_000),
-        TOOLS_REASONING,
-    ),
-    text(
-        "@cf/openai/gpt-oss-20b",
-        ResponsesText,
-        1754390993,
-        Some(128_000),
-        TOOLS_REASONING,
-    ),
+    text("@cf/openai/gpt-oss-120b", ResponsesText, 1754389649, Some(128_000), TOOLS_REASONING),
+    text("@cf/openai/gpt-oss-20b", ResponsesText, 1754390993, Some(128_000), TOOLS_REASONING),
     // Everything else.
     other("@cf/baai/bge-small-en-v1.5", Embedding, 1699371838),
     other("@cf/baai/bge-base-en-v1.5", Embedding, 1695669671),
@@ -273,39 +204,15 @@ pub static CATALOGUE: &[ModelSpec] = &[
     other("@cf/baai/bge-m3", Embedding, 1716406029),
     other("@cf/google/embeddinggemma-300m", Embedding, 1756932518),
     other("@cf/qwen/qwen3-embedding-0.6b", Embedding, 1750278202),
-    other(
-        "@cf/black-forest-labs/flux-1-schnell",
-        TextToImage,
-        1724949459,
-    ),
+    other("@cf/black-forest-labs/flux-1-schnell", TextToImage, 1724949459),
     other("@cf/black-forest-labs/flux-2-dev", TextToImage, 1763999046),
-    other(
-        "@cf/black-forest-labs/flux-2-klein-4b",
-        TextToImage,
-        1768395295,
-    ),
-    other(
-        "@cf/black-forest-labs/flux-2-klein-9b",
-        TextToImage,
-        1768395354,
-    ),
-    other(
-        "@cf/stabilityai/stable-diffusion-xl-base-1.0",
-        TextToImage,
-        1699613683,
-    ),
-    other(
-        "@cf/bytedance/stable-diffusion-xl-lightning",
-        TextToImage,
-        1709055689,
-    ),
+    other("@cf/black-forest-labs/flux-2-klein-4b", TextToImage, 1768395295),
+    other("@cf/black-forest-labs/flux-2-klein-9b", TextToImage, 1768395354),
+    other("@cf/stabilityai/stable-diffusion-xl-base-1.0", TextToImage, 1699613683),
+    other("@cf/bytedance/stable-diffusion-xl-lightning", TextToImage, 1709055689),
     other("@cf/lykon/dreamshaper-8-lcm", TextToImage, 1709055638),
     other("@cf/openai/whisper", SpeechToText, 1695669671),
-    other(
-        "@cf/openai/whisper-large-v3-turbo",
-        SpeechToText,
-        1716336138,
-    ),
+    other("@cf/openai/whisper-large-v3-turbo", SpeechToText, 1716336138),
     other("@cf/myshell-ai/melotts", TextToSpeech, 0),
     other("@cf/meta/llama-guard-3-8b", Safety, 1737588383),
     other("@cf/llava-hf/llava-1.5-7b-hf", ImageToText, 0),

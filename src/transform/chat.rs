@@ -1,17 +1,15 @@
-//! `POST /v1/chat/completions`: the OpenAI request → a Workers AI input, and a Workers AI
-//! output → an OpenAI `chat.completion`.
+//! Workers AI text-generation output → an OpenAI `chat.completion`, for every model family.
 
 use std::borrow::Cow;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::chat_request::ChatPlan;
 use super::openai::{
-    AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, ChatMessage, FinishReason,
-    FunctionCall, MessageContent, ToolCall, Usage,
+    AssistantMessage, ChatChoice, ChatCompletion, FinishReason, FunctionCall, ToolCall, Usage,
 };
 use crate::error::GatewayError;
-use crate::models::{self, AliasOverrides, ResolvedModel};
 
 /// Identity of the completion we are building: the id, timestamp and the model name the client
 /// sent (echoed back instead of the Workers AI id).
@@ -20,242 +18,6 @@ pub struct CompletionContext {
     pub id: String,
     pub created: u64,
     pub model: String,
-}
-
-/// A validated chat request, ready to send upstream.
-#[derive(Debug)]
-pub struct ChatPlan {
-    pub model: ResolvedModel,
-    /// The JSON body for `env.AI.run(model, input)`.
-    pub upstream_input: String,
-    pub stream: bool,
-    pub include_usage: bool,
-    /// The `max_tokens` we asked for, to recognise answers cut by the limit.
-    pub max_tokens: u32,
-}
-
-#[derive(Serialize)]
-struct TextGenerationInput<'a> {
-    messages: Vec<UpstreamMessage<'a>>,
-    max_tokens: u32,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    frequency_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    presence_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tools: Option<&'a [Value]>,
-}
-
-#[derive(Serialize)]
-struct UpstreamMessage<'a> {
-    role: &'static str,
-    content: Cow<'a, str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_call_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<&'a [Value]>,
-}
-
-/// Workers AI's documented seed range.
-const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
-
-pub fn parse_chat_request(body: &str) -> Result<ChatCompletionRequest, GatewayError> {
-    serde_json::from_str(body).map_err(|err| {
-        GatewayError::invalid(
-            format!("Invalid chat completion request body: {err}. Send JSON like {{\"model\":\"gpt-4\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}."),
-            None,
-        )
-    })
-}
-
-/// Validates the request and builds the Workers AI input.
-pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, GatewayError> {
-    let request = parse_chat_request(body)?;
-    let model = models::resolve(request.model.as_deref().unwrap_or(""), overrides)?;
-    let family = model.spec.family;
-    if !family.is_text_generation() {
-        return Err(GatewayError::invalid(
-            format!(
-                "Model `{}` ({}) is a {} model, not a chat model. Use a text-generation model such as `gpt-4` or `@cf/meta/llama-3-8b-instruct`.",
-                model.requested, model.upstream_id, family.task_name()
-            ),
-            Some("model"),
-        ));
-    }
-    if request.messages.is_empty() {
-        return Err(GatewayError::invalid(
-            "`messages` must contain at least one message.",
-            Some("messages"),
-        ));
-    }
-    if let Some(n) = request.n {
-        if n != 1 {
-            return Err(GatewayError::invalid(
-                format!("`n` = {n} is not supported yet; send n = 1 (or omit it)."),
-                Some("n"),
-            ));
-        }
-    }
-    let temperature = check_range("temperature", request.temperature, 0.0, 2.0)?;
-    let top_p = check_range("top_p", request.top_p, 0.0, 1.0)?.map(|p| p.max(0.001));
-    let (penalty_min, penalty_max) = model.spec.penalty_range();
-    let frequency_penalty = check_range("frequency_penalty", request.frequency_penalty, -2.0, 2.0)?
-        .map(|p| p.clamp(penalty_min, penalty_max));
-    let presence_penalty = check_range("presence_penalty", request.presence_penalty, -2.0, 2.0)?
-        .map(|p| p.clamp(penalty_min, penalty_max));
-    let max_tokens = plan_max_tokens(&request, &model)?;
-
-    let tools = request.tools.as_deref().filter(|tools| !tools.is_empty());
-    if tools.is_some() && model.listed && !model.spec.capabilities.tools {
-        return Err(GatewayError::invalid(
-            format!(
-                "Model `{}` ({}) does not support tool calling. Use a tool-capable model such as `gpt-4` (@cf/qwen/qwen3-30b-a3b-fp8) or `@cf/meta/llama-3.3-70b-instruct-fp8-fast`.",
-                model.requested, model.upstream_id
-            ),
-            Some("tools"),
-        ));
-    }
-
-    let messages = request
-        .messages
-        .iter()
-        .enumerate()
-        .map(|(index, message)| upstream_message(index, message, &model))
-        .collect::<Result<Vec<_>, _>>()?;
-
-    let stream = request.stream.unwrap_or(false);
-    let input = TextGenerationInput {
-        messages,
-        max_tokens,
-        stream,
-        temperature,
-        top_p,
-        seed: request.seed.map(|s| s.clamp(SEED_RANGE.0, SEED_RANGE.1)),
-        frequency_penalty,
-        presence_penalty,
-        tools,
-    };
-    let upstream_input = serde_json::to_string(&input).map_err(|err| {
-        GatewayError::Internal(format!("could not encode the upstream request: {err}"))
-    })?;
-    Ok(ChatPlan {
-        include_usage: request
-            .stream_options
-            .as_ref()
-            .and_then(|o| o.include_usage)
-            .unwrap_or(false),
-        model,
-        upstream_input,
-        stream,
-        max_tokens,
-    })
-}
-
-fn check_range(
-    param: &'static str,
-    value: Option<f64>,
-    min: f64,
-    max: f64,
-) -> Result<Option<f64>, GatewayError> {
-    match value {
-        Some(v) if !(min..=max).contains(&v) => Err(GatewayError::invalid(
-            format!("`{param}` must be between {min} and {max}; got {v}."),
-            Some(param),
-        )),
-        other => Ok(other),
-    }
-}
-
-fn plan_max_tokens(
-    request: &ChatCompletionRequest,
-    model: &ResolvedModel,
-) -> Result<u32, GatewayError> {
-    let (param, asked) = match (request.max_completion_tokens, request.max_tokens) {
-        (Some(v), _) => ("max_completion_tokens", Some(v)),
-        (None, Some(v)) => ("max_tokens", Some(v)),
-        (None, None) => ("max_tokens", None),
-    };
-    match asked {
-        None => Ok(model.spec.default_max_tokens()),
-        Some(0) => Err(GatewayError::invalid(
-            format!("`{param}` must be at least 1."),
-            Some(param),
-        )),
-        // Clamped to what the model can produce: OpenAI treats the value as an upper bound too.
-        Some(v) => Ok(u32::try_from(v)
-            .unwrap_or(u32::MAX)
-            .min(model.spec.max_output_tokens())),
-    }
-}
-
-fn upstream_message<'a>(
-    index: usize,
-    message: &'a ChatMessage,
-    model: &ResolvedModel,
-) -> Result<UpstreamMessage<'a>, GatewayError> {
-    let role = match message.role.as_str() {
-        "system" | "developer" => "system",
-        "user" => "user",
-        "assistant" => "assistant",
-        "tool" | "function" => "tool",
-        other => {
-            return Err(GatewayError::invalid(
-                format!("messages[{index}].role `{other}` is not one of system, developer, user, assistant, tool."),
-                Some("messages"),
-            ))
-        }
-    };
-    let content = match &message.content {
-        None => Cow::Borrowed(""),
-        Some(MessageContent::Text(text)) => Cow::Borrowed(text.as_str()),
-        Some(MessageContent::Parts(parts)) => {
-            let mut text = String::new();
-            for part in parts {
-                match (part.kind.as_str(), &part.text) {
-                    ("text" | "input_text", Some(t)) => {
-                        if !text.is_empty() {
-                            text.push('\n');
-                        }
-                        text.push_str(t);
-                    }
-                    ("image_url" | "input_image", _) => {
-                        return Err(GatewayError::invalid(
-                            if model.spec.capabilities.vision {
-                                format!("Image input to `{}` is not supported by this gateway yet; send text only.", model.requested)
-                            } else {
-                                format!("Model `{}` ({}) does not accept images. Use a vision model such as `@cf/meta/llama-4-scout-17b-16e-instruct`.", model.requested, model.upstream_id)
-                            },
-                            Some("messages"),
-                        ))
-                    }
-                    (kind, _) => {
-                        return Err(GatewayError::invalid(
-                            format!("messages[{index}].content has a part of type `{kind}`, which this gateway does not accept; use `text` parts."),
-                            Some("messages"),
-                        ))
-                    }
-                }
-            }
-            Cow::Owned(text)
-        }
-    };
-    Ok(UpstreamMessage {
-        role,
-        content,
-        name: message.name.as_deref(),
-        tool_call_id: message.tool_call_id.as_deref(),
-        tool_calls: message.tool_calls.as_deref(),
-    })
 }
 
 // ---------- Output ----------
@@ -382,7 +144,14 @@ pub fn chat_completion_from_output(
             code: None,
             message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
         })?;
-    let (message, upstream_finish, usage) = assistant_message(output, ctx)?;
+    let (mut message, mut upstream_finish, usage) =
+        assistant_message(output, ctx, &plan.tool_names)?;
+    if let Some(content) = message.content.as_mut() {
+        if let Some(cut) = first_stop(content, &plan.stop) {
+            content.truncate(cut);
+            upstream_finish = Some("stop".to_owned());
+        }
+    }
     let usage = usage.unwrap_or_else(|| {
         Usage::new(
             estimate_tokens(&plan.upstream_input),
@@ -420,6 +189,7 @@ type MessageParts = (AssistantMessage, Option<String>, Option<Usage>);
 pub(crate) fn assistant_message(
     output: TextOutput,
     ctx: &CompletionContext,
+    offered_tools: &[String],
 ) -> Result<MessageParts, GatewayError> {
     let usage = output.usage.and_then(UpstreamUsage::to_usage);
     let mut message = AssistantMessage {
@@ -461,8 +231,17 @@ pub(crate) fn assistant_message(
         };
         let (thought, answer) = split_think(&text);
         message.reasoning_content = thought.map(str::to_owned);
-        message.content = Some(answer.to_owned());
-        upstream_tool_calls = output.tool_calls.unwrap_or_default();
+        upstream_tool_calls = match output.tool_calls.filter(|calls| !calls.is_empty()) {
+            Some(calls) => {
+                message.content = Some(answer.to_owned());
+                calls
+            }
+            None => {
+                let (remaining, leaked) = recover_leaked_tool_calls(answer, offered_tools);
+                message.content = Some(remaining);
+                leaked
+            }
+        };
     } else {
         return Err(GatewayError::Upstream {
             code: None,
@@ -491,6 +270,71 @@ pub(crate) fn assistant_message(
     Ok((message, finish, usage))
 }
 
+/// Where the earliest of the `stop` sequences begins in `text`, if any does.
+pub fn first_stop(text: &str, stop: &[String]) -> Option<usize> {
+    stop.iter().filter_map(|s| text.find(s.as_str())).min()
+}
+
+/// Finds tool calls a model wrote into its answer instead of `tool_calls`: a JSON object (or an
+/// array of them) `{"name": …, "parameters"|"arguments": …}`, bare or inside Hermes-style
+/// `<tool_call>…</tool_call>` tags. Only names of tools the client offered count, so an ordinary
+/// JSON answer is never mistaken for a call. Returns the text that remains, and the calls.
+pub fn recover_leaked_tool_calls(text: &str, offered_tools: &[String]) -> (String, Vec<Value>) {
+    if offered_tools.is_empty() || !text.contains('{') {
+        return (text.to_owned(), Vec::new());
+    }
+    let is_call = |v: &Value| {
+        v.get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| offered_tools.iter().any(|t| t == name))
+            && (v.get("parameters").is_some()
+                || v.get("arguments").is_some()
+                || v.as_object().is_some_and(|o| o.len() == 1))
+    };
+    let mut calls = Vec::new();
+    let mut remaining = String::new();
+    let mut rest = text;
+    // Hermes-style tags first.
+    while let Some(start) = rest.find("<tool_call>") {
+        let after = &rest[start + "<tool_call>".len()..];
+        let Some(end) = after.find("</tool_call>") else {
+            break;
+        };
+        match serde_json::from_str::<Value>(after[..end].trim()) {
+            Ok(v) if is_call(&v) => {
+                remaining.push_str(&rest[..start]);
+                calls.push(v);
+            }
+            _ => remaining
+                .push_str(&rest[..start + "<tool_call>".len() + end + "</tool_call>".len()]),
+        }
+        rest = &after[end + "</tool_call>".len()..];
+    }
+    remaining.push_str(rest);
+    if calls.is_empty() {
+        // A bare JSON call (or list of calls) spanning from the first `{`/`[` to the end.
+        let trimmed = remaining.trim_end();
+        let trimmed = trimmed.strip_suffix("```").unwrap_or(trimmed).trim_end();
+        let start = trimmed.find(['{', '[']).unwrap_or(trimmed.len());
+        if let Ok(parsed) = serde_json::from_str::<Value>(&trimmed[start..]) {
+            let candidates = match parsed {
+                Value::Array(items) => items,
+                single => vec![single],
+            };
+            if !candidates.is_empty() && candidates.iter().all(is_call) {
+                let before = trimmed[..start].trim_end();
+                let before = before
+                    .strip_suffix("```json")
+                    .or_else(|| before.strip_suffix("```"))
+                    .unwrap_or(before);
+                remaining = before.trim().to_owned();
+                calls = candidates;
+            }
+        }
+    }
+    (remaining.trim().to_owned(), calls)
+}
+
 fn append_texts(into: &mut String, item: &Value, part_type: &str) {
     let parts = item.get("content").and_then(Value::as_array);
     for part in parts.into_iter().flatten() {
@@ -505,6 +349,8 @@ fn append_texts(into: &mut String, item: &Value, part_type: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::models::AliasOverrides;
+    use crate::transform::chat_request::plan_chat;
     use serde_json::json;
 
     fn plan(body: Value) -> Result<ChatPlan, GatewayError> {
@@ -517,101 +363,6 @@ mod tests {
             created: 1,
             model: "gpt-4".into(),
         }
-    }
-
-    #[test]
-    fn builds_legacy_input_with_a_useful_default_max_tokens() {
-        let p = plan(json!({"model":"gpt-3.5-turbo","messages":[
-            {"role":"developer","content":"be brief"},
-            {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}
-        ]}))
-        .unwrap();
-        let input: Value = serde_json::from_str(&p.upstream_input).unwrap();
-        assert_eq!(
-            input["messages"][0],
-            json!({"role":"system","content":"be brief"})
-        );
-        assert_eq!(input["messages"][1]["content"], "a\nb");
-        assert!(input["max_tokens"].as_u64().unwrap() > 256);
-        assert!(input.get("stream").is_none());
-        assert!(!p.stream);
-    }
-
-    #[test]
-    fn clamps_to_the_model_and_rejects_out_of_range() {
-        let p = plan(
-            json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],
-            "max_tokens": 10_000_000u64, "frequency_penalty": -1.5, "seed": 0, "stream": true,
-            "stream_options": {"include_usage": true}}),
-        )
-        .unwrap();
-        let input: Value = serde_json::from_str(&p.upstream_input).unwrap();
-        assert_eq!(input["max_tokens"], 8192);
-        assert_eq!(
-            input["frequency_penalty"], 0.0,
-            "llama-3-8b accepts 0..2 only"
-        );
-        assert_eq!(input["seed"], 1);
-        assert_eq!(input["stream"], true);
-        assert!(p.include_usage);
-        let qwen = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],"presence_penalty": -1.5})).unwrap();
-        let input: Value = serde_json::from_str(&qwen.upstream_input).unwrap();
-        assert_eq!(input["presence_penalty"], -1.5);
-
-        for (field, value) in [
-            ("temperature", json!(2.5)),
-            ("top_p", json!(1.5)),
-            ("max_tokens", json!(0)),
-        ] {
-            let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
-            body[field] = value;
-            let err = plan(body).unwrap_err();
-            assert_eq!(err.status(), 400);
-            assert_eq!(err.to_body().error.param, Some(field));
-        }
-    }
-
-    #[test]
-    fn rejects_bad_requests_with_clear_errors() {
-        let cases = [
-            (
-                json!({"model":"gpt-4","messages":[]}),
-                "at least one message",
-            ),
-            (json!({"model":"gpt-4"}), "missing field `messages`"),
-            (
-                json!({"model":"gpt-4","messages":[{"role":"wizard","content":"x"}]}),
-                "wizard",
-            ),
-            (
-                json!({"messages":[{"role":"user","content":"x"}]}),
-                "`model` is required",
-            ),
-            (
-                json!({"model":"text-embedding-3-small","messages":[{"role":"user","content":"x"}]}),
-                "not a chat model",
-            ),
-            (
-                json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}),
-                "does not support tool calling",
-            ),
-            (
-                json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}}]}]}),
-                "does not accept images",
-            ),
-            (json!({"model":"gpt-4","messages":"hi"}), "invalid type"),
-        ];
-        for (body, needle) in cases {
-            let err = plan(body.clone()).unwrap_err();
-            assert!(err.status() == 400, "{body}: {err:?}");
-            assert!(err.to_string().contains(needle), "{body}: {err}");
-        }
-        assert_eq!(
-            plan(json!({"model":"nope","messages":[{"role":"user","content":"x"}]}))
-                .unwrap_err()
-                .status(),
-            404
-        );
     }
 
     fn complete(output: Value, max_tokens: u32) -> Value {
@@ -658,6 +409,53 @@ mod tests {
     }
 
     #[test]
+    fn leaked_tool_calls_are_recovered_only_for_offered_tools() {
+        let offered = vec!["get_weather".to_owned()];
+        let (text, calls) = recover_leaked_tool_calls(
+            r#"{"name": "get_weather", "parameters": {"city": "Paris"}}"#,
+            &offered,
+        );
+        assert_eq!(text, "");
+        assert_eq!(calls[0]["parameters"]["city"], "Paris");
+        let (text, calls) = recover_leaked_tool_calls("Let me check.\n<tool_call>\n{\"arguments\": {\"city\": \"Oslo\"}, \"name\": \"get_weather\"}\n</tool_call>", &offered);
+        assert_eq!(text, "Let me check.");
+        assert_eq!(calls.len(), 1);
+        let (text, calls) = recover_leaked_tool_calls(
+            "Sure:\n```json\n[{\"name\":\"get_weather\",\"arguments\":{}}]\n```",
+            &offered,
+        );
+        assert_eq!((text.as_str(), calls.len()), ("Sure:", 1));
+        // Not offered, or not call-shaped: the text stays as it is.
+        for text in [
+            r#"{"name": "other", "parameters": {}}"#,
+            r#"{"name": "get_weather", "city": "x", "y": 1}"#,
+            "no json",
+        ] {
+            assert_eq!(
+                recover_leaked_tool_calls(text, &offered),
+                (text.to_owned(), vec![])
+            );
+        }
+        assert!(
+            recover_leaked_tool_calls(r#"{"name":"get_weather","parameters":{}}"#, &[])
+                .1
+                .is_empty()
+        );
+
+        let mut p = plan(json!({"model":"@cf/meta/llama-3.3-70b-instruct-fp8-fast","messages":[{"role":"user","content":"x"}],
+            "tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]})).unwrap();
+        p.max_tokens = 100;
+        let c: Value = serde_json::from_str(&chat_completion_from_output(
+            &json!({"response":"{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}","tool_calls":[]}).to_string(), &ctx(), &p).unwrap()).unwrap();
+        assert_eq!(c["choices"][0]["finish_reason"], "tool_calls");
+        assert_eq!(c["choices"][0]["message"]["content"], Value::Null);
+        assert_eq!(
+            c["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
+    }
+
+    #[test]
     fn native_output_keeps_reasoning_and_finish_reason() {
         let c = complete(
             json!({"id":"x","object":"chat.completion","created":5,"model":"@cf/qwen/qwen3-30b-a3b-fp8",
@@ -701,6 +499,17 @@ mod tests {
         assert_eq!(m["reasoning_content"], "think");
         assert_eq!(m["tool_calls"][0]["id"], "call_1");
         assert_eq!(c["usage"]["completion_tokens"], 3);
+    }
+
+    #[test]
+    fn stop_sequences_cut_the_answer() {
+        let mut p = plan(json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],"stop":["END","\n\n"]})).unwrap();
+        p.max_tokens = 3;
+        let c: Value = serde_json::from_str(&chat_completion_from_output(
+            &json!({"response":"one two END three","usage":{"prompt_tokens":1,"completion_tokens":3}}).to_string(), &ctx(), &p).unwrap()).unwrap();
+        assert_eq!(c["choices"][0]["message"]["content"], "one two ");
+        assert_eq!(c["choices"][0]["finish_reason"], "stop");
+        assert_eq!(first_stop("a\n\nb END", &p.stop), Some(1));
     }
 
     #[test]

@@ -13,13 +13,14 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::chat::{
-    estimate_tokens, normalize_tool_call, tool_call_id, CompletionContext, TextOutput,
-    UpstreamUsage,
+    estimate_tokens, normalize_tool_call, recover_leaked_tool_calls, tool_call_id,
+    CompletionContext, TextOutput, UpstreamUsage,
 };
 use super::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
 };
 use super::sse::SseDecoder;
+use super::text_filters::{LeakedCallGuard, Routed, StopScanner, ThinkSplitter};
 use crate::error::{upstream_error_from_message, GatewayError};
 
 /// Settings for one translated stream.
@@ -31,6 +32,12 @@ pub struct ChatStreamOptions {
     pub max_tokens: u32,
     /// Prompt size estimate, used only if upstream reports no usage.
     pub prompt_tokens_estimate: u64,
+    /// Names of the tools offered (see `chat::recover_leaked_tool_calls`).
+    pub tool_names: Vec<String>,
+    /// Stop sequences the gateway applies (models without a `stop` parameter).
+    pub stop: Vec<String>,
+    /// The model writes its reasoning in `<think>` tags inside the answer.
+    pub split_think: bool,
 }
 
 /// The translator: feed it upstream bytes, get OpenAI SSE bytes back.
@@ -85,8 +92,11 @@ impl ChatStream {
                 code: None,
                 message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
             })?;
-        let (message, finish, usage) =
-            super::chat::assistant_message(output, &self.writer.options.ctx)?;
+        let (message, finish, usage) = super::chat::assistant_message(
+            output,
+            &self.writer.options.ctx,
+            &self.writer.options.tool_names,
+        )?;
         let w = &mut self.writer;
         w.usage = usage;
         w.upstream_finish = finish.as_deref().map(FinishReason::from_upstream);
@@ -112,6 +122,7 @@ impl ChatStream {
 
 struct ChunkWriter {
     options: ChatStreamOptions,
+    filters: ContentFilters,
     out: Vec<u8>,
     sent_role: bool,
     ended: bool,
@@ -125,6 +136,14 @@ struct ChunkWriter {
 impl ChunkWriter {
     fn new(options: ChatStreamOptions) -> Self {
         ChunkWriter {
+            filters: ContentFilters {
+                think: options.split_think.then(ThinkSplitter::default),
+                leaked_calls: (!options.tool_names.is_empty()).then(LeakedCallGuard::default),
+                stop: StopScanner::new(options.stop.clone()),
+                active: options.split_think
+                    || !options.tool_names.is_empty()
+                    || !options.stop.is_empty(),
+            },
             options,
             out: Vec::with_capacity(512),
             sent_role: false,
@@ -226,7 +245,69 @@ impl ChunkWriter {
         }
     }
 
+    /// Answer text from upstream: through the filters (if any are active), then out.
     fn content(&mut self, text: &str) {
+        if !self.filters.active {
+            self.emit_content(text);
+            return;
+        }
+        let routed = match self.filters.think.as_mut() {
+            Some(think) => think.feed(text),
+            None => Routed {
+                reasoning: String::new(),
+                content: text.to_owned(),
+            },
+        };
+        self.reasoning(&routed.reasoning);
+        self.filtered_content(&routed.content);
+    }
+
+    /// Answer text after `<think>` splitting: the leaked-call guard, then stop sequences.
+    fn filtered_content(&mut self, text: &str) {
+        let text = match self.filters.leaked_calls.as_mut() {
+            Some(guard) => guard.feed(text),
+            None => text.to_owned(),
+        };
+        let text = self.filters.stop.feed(&text);
+        self.emit_content(&text);
+    }
+
+    /// Releases what the filters held back, at the end of the stream.
+    fn flush_filters(&mut self) {
+        if !self.filters.active {
+            return;
+        }
+        if let Some(routed) = self.filters.think.as_mut().map(ThinkSplitter::finish) {
+            self.reasoning(&routed.reasoning);
+            self.filtered_content(&routed.content);
+        }
+        if let Some(held) = self
+            .filters
+            .leaked_calls
+            .as_mut()
+            .map(LeakedCallGuard::finish)
+        {
+            let (text, calls) = recover_leaked_tool_calls(&held, &self.options.tool_names);
+            let text = self.filters.stop.feed(&text);
+            self.emit_content(&text);
+            for call in calls {
+                let id = tool_call_id(&self.options.ctx.id, self.tool_calls as usize);
+                if let Some(call) = normalize_tool_call(&call, id) {
+                    let index = self.tool_calls;
+                    self.tool_call_delta(
+                        index,
+                        Some(&call.id),
+                        Some(&call.function.name),
+                        &call.function.arguments,
+                    );
+                }
+            }
+        }
+        let tail = self.filters.stop.finish();
+        self.emit_content(&tail);
+    }
+
+    fn emit_content(&mut self, text: &str) {
         if text.is_empty() {
             return;
         }
@@ -309,6 +390,10 @@ impl ChunkWriter {
         if self.ended {
             return;
         }
+        self.flush_filters();
+        if self.filters.stop.is_stopped() {
+            self.upstream_finish = Some(FinishReason::Stop);
+        }
         if !self.sent_role {
             self.delta(Delta::default());
         }
@@ -344,6 +429,15 @@ impl ChunkWriter {
         self.out.extend_from_slice(b"\n\n");
         self.ended = true;
     }
+}
+
+/// The optional stages answer text passes through before it is sent.
+struct ContentFilters {
+    think: Option<ThinkSplitter>,
+    leaked_calls: Option<LeakedCallGuard>,
+    stop: StopScanner,
+    /// False when no stage is configured: text then goes straight out, without copies.
+    active: bool,
 }
 
 /// Estimate for streams whose upstream sends no usage.
@@ -509,6 +603,9 @@ mod tests {
             include_usage,
             max_tokens: 100,
             prompt_tokens_estimate: 3,
+            tool_names: Vec::new(),
+            stop: Vec::new(),
+            split_think: false,
         }
     }
 
@@ -675,6 +772,77 @@ mod tests {
         assert_eq!(ev[1]["choices"][0]["finish_reason"], "stop");
         assert_eq!(ev[2]["usage"]["total_tokens"], 2);
         assert_eq!(ev[3], "[DONE]");
+    }
+
+    fn translate_with(options: ChatStreamOptions, input: &str, piece: usize) -> Vec<Value> {
+        let mut stream = ChatStream::new(options);
+        let mut out = Vec::new();
+        for chunk in input.as_bytes().chunks(piece) {
+            out.extend(stream.push(chunk));
+        }
+        out.extend(stream.finish());
+        events(&String::from_utf8(out).unwrap())
+    }
+
+    fn legacy_frames(tokens: &[&str]) -> String {
+        tokens
+            .iter()
+            .map(|t| format!("data: {}\n\n", json!({"response": t})))
+            .chain(["data: [DONE]\n\n".to_owned()])
+            .collect()
+    }
+
+    fn joined(ev: &[Value], field: &str) -> String {
+        ev.iter()
+            .filter_map(|e| e["choices"][0]["delta"][field].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn think_tags_become_reasoning_deltas() {
+        let input = legacy_frames(&["<thi", "nk>Hmm", ", yes</th", "ink>\n\nFour", "."]);
+        let mut opts = options(false);
+        opts.split_think = true;
+        for piece in [1, 5, 1000] {
+            let ev = translate_with(opts.clone(), &input, piece);
+            assert_eq!(joined(&ev, "reasoning_content"), "Hmm, yes");
+            assert_eq!(joined(&ev, "content"), "Four.");
+        }
+    }
+
+    #[test]
+    fn stop_sequences_end_a_stream() {
+        let input = legacy_frames(&["one ", "two E", "ND three"]);
+        let mut opts = options(false);
+        opts.stop = vec!["END".into()];
+        opts.max_tokens = 1;
+        let ev = translate_with(opts, &input, 3);
+        assert_eq!(joined(&ev, "content"), "one two ");
+        let finish: Vec<_> = ev
+            .iter()
+            .filter_map(|e| e["choices"][0]["finish_reason"].as_str())
+            .collect();
+        assert_eq!(finish, vec!["stop"]);
+    }
+
+    #[test]
+    fn leaked_tool_calls_in_a_stream_become_tool_calls() {
+        let input = legacy_frames(&[
+            "{\"name\": \"get_",
+            "weather\", \"parameters\": {\"city\": \"Paris\"}}",
+        ]);
+        let mut opts = options(false);
+        opts.tool_names = vec!["get_weather".into()];
+        let ev = translate_with(opts.clone(), &input, 4);
+        assert_eq!(joined(&ev, "content"), "");
+        let call = &ev[0]["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!(call["function"]["name"], "get_weather");
+        assert_eq!(call["function"]["arguments"], "{\"city\":\"Paris\"}");
+        assert_eq!(ev[1]["choices"][0]["finish_reason"], "tool_calls");
+        // Ordinary text with tools offered still streams token by token.
+        let ev = translate_with(opts, &legacy_frames(&["Hello", " there"]), 1000);
+        assert_eq!(ev[0]["choices"][0]["delta"]["content"], "Hello");
+        assert_eq!(ev[1]["choices"][0]["delta"]["content"], " there");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! Plain functions over serde types; nothing here touches the Workers runtime.
 
 pub mod chat;
+pub mod chat_request;
 pub mod chat_stream;
 pub mod openai;
 pub mod sse;
+pub mod text_filters;

@@ -9,7 +9,14 @@ use serde_json::Value;
 pub struct ChatCompletionRequest {
     #[serde(default)]
     pub model: Option<String>,
-    pub messages: Vec<ChatMessage>,
+    /// Absent when the conversation comes as `input` / `input_items` instead.
+    #[serde(default)]
+    pub messages: Option<Vec<ChatMessage>>,
+    /// Onyx sends `{"input": "text"}`; Responses-style clients a list of input items.
+    #[serde(default)]
+    pub input: Option<Value>,
+    #[serde(default)]
+    pub input_items: Option<Vec<Value>>,
     #[serde(default)]
     pub stream: Option<bool>,
     #[serde(default)]
@@ -31,6 +38,19 @@ pub struct ChatCompletionRequest {
     #[serde(default)]
     pub tools: Option<Vec<Value>>,
     #[serde(default)]
+    pub tool_choice: Option<Value>,
+    /// Legacy function calling, mapped onto `tools` / `tool_choice`.
+    #[serde(default)]
+    pub functions: Option<Vec<Value>>,
+    #[serde(default)]
+    pub function_call: Option<Value>,
+    #[serde(default)]
+    pub stop: Option<Value>,
+    #[serde(default)]
+    pub response_format: Option<Value>,
+    #[serde(default)]
+    pub reasoning_effort: Option<String>,
+    #[serde(default)]
     pub n: Option<u32>,
 }
 
@@ -40,7 +60,7 @@ pub struct StreamOptions {
     pub include_usage: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct ChatMessage {
     pub role: String,
     #[serde(default)]
@@ -51,21 +71,27 @@ pub struct ChatMessage {
     pub tool_calls: Option<Vec<Value>>,
     #[serde(default)]
     pub tool_call_id: Option<String>,
+    /// Legacy: an assistant's single function call.
+    #[serde(default)]
+    pub function_call: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     Text(String),
     Parts(Vec<ContentPart>),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ContentPart {
     #[serde(rename = "type")]
     pub kind: String,
     #[serde(default)]
     pub text: Option<String>,
+    /// `{"url": "data:…"}` (chat) or a bare URL string (Responses `input_image`).
+    #[serde(default, alias = "image")]
+    pub image_url: Option<Value>,
 }
 
 // ---------- Responses ----------

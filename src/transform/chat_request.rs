@@ -1,0 +1,1036 @@
+//! `POST /v1/chat/completions` requests: validation, and the Workers AI input each model family
+//! understands.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use super::openai::{ChatCompletionRequest, ChatMessage, MessageContent};
+use crate::error::GatewayError;
+use crate::models::{self, AliasOverrides, ResolvedModel};
+
+/// A validated chat request, ready to send upstream.
+#[derive(Debug)]
+pub struct ChatPlan {
+    pub model: ResolvedModel,
+    /// The JSON body for `env.AI.run(model, input)`.
+    pub upstream_input: String,
+    /// The client asked for SSE.
+    pub stream: bool,
+    /// We asked Workers AI to stream (not in JSON mode, which does not stream).
+    pub upstream_stream: bool,
+    pub include_usage: bool,
+    /// The `max_tokens` we asked for, to recognise answers cut by the limit.
+    pub max_tokens: u32,
+    /// Names of the tools offered, to recognise calls a model wrote into its text.
+    pub tool_names: Vec<String>,
+    /// Stop sequences the gateway applies itself (the model has no `stop` parameter).
+    pub stop: Vec<String>,
+}
+
+impl ChatPlan {
+    /// Legacy reasoning models (DeepSeek-R1, QwQ) write their reasoning inside `<think>` tags.
+    pub fn splits_think_tags(&self) -> bool {
+        self.model.spec.family == crate::models::Family::LegacyText
+            && self.model.spec.capabilities.reasoning
+    }
+}
+
+#[derive(Serialize)]
+struct TextGenerationInput<'a> {
+    messages: Vec<UpstreamMessage<'a>>,
+    max_tokens: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chat_template_kwargs: Option<Value>,
+}
+
+#[derive(Debug, Serialize)]
+struct UpstreamMessage<'a> {
+    role: &'static str,
+    content: UpstreamContent<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<Value>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum UpstreamContent<'a> {
+    Text(Cow<'a, str>),
+    /// Text and image parts, for vision models that take OpenAI content arrays.
+    Parts(Vec<Value>),
+}
+
+/// Workers AI's documented seed range.
+const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
+/// OpenAI accepts at most four stop sequences.
+const MAX_STOP_SEQUENCES: usize = 4;
+const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
+
+pub fn parse_chat_request(body: &str) -> Result<ChatCompletionRequest, GatewayError> {
+    serde_json::from_str(body).map_err(|err| {
+        GatewayError::invalid(
+            format!("Invalid chat completion request body: {err}. Send JSON like {{\"model\":\"gpt-4\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}."),
+            None,
+        )
+    })
+}
+
+/// Validates the request and builds the Workers AI input.
+pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, GatewayError> {
+    let request = parse_chat_request(body)?;
+    let model = models::resolve(request.model.as_deref().unwrap_or(""), overrides)?;
+    let family = model.spec.family;
+    if !family.is_text_generation() {
+        return Err(GatewayError::invalid(
+            format!(
+                "Model `{}` ({}) is a {} model, not a chat model. Use a text-generation model such as `gpt-4` or `@cf/meta/llama-3-8b-instruct`.",
+                model.requested, model.upstream_id, family.task_name()
+            ),
+            Some("model"),
+        ));
+    }
+    let conversation = conversation(&request)?;
+    if let Some(n) = request.n {
+        if n != 1 {
+            return Err(GatewayError::invalid(
+                format!("`n` = {n} is not supported yet; send n = 1 (or omit it)."),
+                Some("n"),
+            ));
+        }
+    }
+    // OpenAI-compatible models (GLM) take these parameters natively; for the others the gateway
+    // does what it can itself.
+    let native = model.spec.accepts_openai_parameters();
+    let temperature = check_range("temperature", request.temperature, 0.0, 2.0)?;
+    let top_p = check_range("top_p", request.top_p, 0.0, 1.0)?.map(|p| p.max(0.001));
+    let (penalty_min, penalty_max) = model.spec.penalty_range();
+    let frequency_penalty = check_range("frequency_penalty", request.frequency_penalty, -2.0, 2.0)?
+        .map(|p| p.clamp(penalty_min, penalty_max));
+    let presence_penalty = check_range("presence_penalty", request.presence_penalty, -2.0, 2.0)?
+        .map(|p| p.clamp(penalty_min, penalty_max));
+    let max_tokens = plan_max_tokens(&request, &model)?;
+    let stop = stop_sequences(request.stop.as_ref())?;
+    let response_format = json_mode(request.response_format.as_ref(), &model)?;
+    let reasoning_effort = request.reasoning_effort.as_deref();
+    if let Some(effort) = reasoning_effort {
+        if !REASONING_EFFORTS.contains(&effort) {
+            return Err(GatewayError::invalid(
+                format!(
+                    "`reasoning_effort` must be one of {}; got `{effort}`.",
+                    REASONING_EFFORTS.join(", ")
+                ),
+                Some("reasoning_effort"),
+            ));
+        }
+    }
+
+    let (tools, tool_choice) = plan_tools(&request, &model)?;
+    let tool_names: Vec<String> = tools
+        .iter()
+        .flatten()
+        .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+        .collect();
+    let messages = upstream_messages(&conversation, &model)?;
+
+    let stream = request.stream.unwrap_or(false);
+    // Workers AI's JSON mode does not stream: ask for the whole answer, stream it to the client.
+    let upstream_stream = stream && response_format.is_none();
+    let input = TextGenerationInput {
+        messages,
+        max_tokens,
+        stream: upstream_stream,
+        temperature,
+        top_p,
+        seed: request.seed.map(|s| s.clamp(SEED_RANGE.0, SEED_RANGE.1)),
+        frequency_penalty,
+        presence_penalty,
+        tools,
+        tool_choice: tool_choice.filter(|_| native),
+        response_format,
+        stop: (native && !stop.is_empty()).then_some(stop.as_slice()),
+        reasoning_effort: reasoning_effort.filter(|_| model.spec.accepts_reasoning_effort()),
+        // Qwen3 thinks unless told not to; that is its way of taking a "none" effort.
+        chat_template_kwargs: (model.upstream_id == "@cf/qwen/qwen3-30b-a3b-fp8"
+            && matches!(reasoning_effort, Some("none" | "minimal")))
+        .then(|| json!({"enable_thinking": false})),
+    };
+    let upstream_input = serde_json::to_string(&input).map_err(|err| {
+        GatewayError::Internal(format!("could not encode the upstream request: {err}"))
+    })?;
+    Ok(ChatPlan {
+        include_usage: request
+            .stream_options
+            .as_ref()
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false),
+        model,
+        upstream_input,
+        stream,
+        upstream_stream,
+        max_tokens,
+        tool_names,
+        stop: if native { Vec::new() } else { stop },
+    })
+}
+
+/// The conversation, from `messages`, or from Onyx's `input` string, or from Responses-style
+/// `input` / `input_items` lists.
+fn conversation(request: &ChatCompletionRequest) -> Result<Cow<'_, [ChatMessage]>, GatewayError> {
+    let conversation = match (&request.messages, &request.input_items, &request.input) {
+        (Some(messages), _, _) => Cow::Borrowed(messages.as_slice()),
+        (None, Some(items), _) => Cow::Owned(messages_from_input_items(items)?),
+        (None, None, Some(Value::String(text))) => Cow::Owned(vec![ChatMessage {
+            role: "user".into(),
+            content: Some(MessageContent::Text(text.clone())),
+            ..ChatMessage::default()
+        }]),
+        (None, None, Some(Value::Array(items))) => Cow::Owned(messages_from_input_items(items)?),
+        (None, None, _) => return Err(GatewayError::invalid(
+            "`messages` is required: a list such as [{\"role\":\"user\",\"content\":\"Hello\"}].",
+            Some("messages"),
+        )),
+    };
+    if conversation.is_empty() {
+        return Err(GatewayError::invalid(
+            "`messages` must contain at least one message.",
+            Some("messages"),
+        ));
+    }
+    Ok(conversation)
+}
+
+/// Responses-style input items → chat messages: messages (with or without `type: "message"`),
+/// `function_call` and `function_call_output` items; `reasoning` items are dropped.
+pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, GatewayError> {
+    let mut messages: Vec<ChatMessage> = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let kind = item.get("type").and_then(Value::as_str);
+        match (kind, item) {
+            (_, Value::String(text)) => messages.push(ChatMessage {
+                role: "user".into(),
+                content: Some(MessageContent::Text(text.clone())),
+                ..ChatMessage::default()
+            }),
+            (Some("function_call"), _) => {
+                let call = json!({
+                    "id": item.get("call_id").or_else(|| item.get("id")).cloned().unwrap_or(Value::Null),
+                    "type": "function",
+                    "function": {"name": item.get("name").cloned().unwrap_or(Value::Null),
+                                 "arguments": item.get("arguments").cloned().unwrap_or(Value::from("{}"))},
+                });
+                // Consecutive calls belong to one assistant turn.
+                match messages.last_mut() {
+                    Some(last) if last.role == "assistant" && last.tool_calls.is_some() => {
+                        last.tool_calls.get_or_insert_with(Vec::new).push(call)
+                    }
+                    _ => messages.push(ChatMessage {
+                        role: "assistant".into(),
+                        tool_calls: Some(vec![call]),
+                        ..ChatMessage::default()
+                    }),
+                }
+            }
+            (Some("function_call_output"), _) => {
+                let output = match item.get("output") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                messages.push(ChatMessage {
+                    role: "tool".into(),
+                    content: Some(MessageContent::Text(output)),
+                    tool_call_id: item
+                        .get("call_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    ..ChatMessage::default()
+                });
+            }
+            (Some("reasoning"), _) => {}
+            (None | Some("message"), Value::Object(_)) => {
+                let message =
+                    serde_json::from_value::<ChatMessage>(item.clone()).map_err(|err| {
+                        GatewayError::invalid(
+                            format!("input[{index}] is not a message: {err}."),
+                            Some("input"),
+                        )
+                    })?;
+                messages.push(message);
+            }
+            (Some(other), _) => {
+                return Err(GatewayError::invalid(
+                    format!(
+                        "input[{index}] has type `{other}`, which this gateway does not accept."
+                    ),
+                    Some("input"),
+                ))
+            }
+            (None, _) => {
+                return Err(GatewayError::invalid(
+                    format!("input[{index}] must be a message object or a string."),
+                    Some("input"),
+                ))
+            }
+        }
+    }
+    Ok(messages)
+}
+
+/// The tools to offer (normalised) and the `tool_choice` to pass to models that take it.
+fn plan_tools<'a>(
+    request: &'a ChatCompletionRequest,
+    model: &ResolvedModel,
+) -> Result<(Option<Vec<Value>>, Option<&'a Value>), GatewayError> {
+    // Legacy `functions` / `function_call` are the same thing under older names.
+    let legacy_tools;
+    let (tools, choice) = match (&request.tools, &request.functions) {
+        (Some(tools), _) => (tools.as_slice(), request.tool_choice.as_ref()),
+        (None, Some(functions)) => {
+            legacy_tools = functions
+                .iter()
+                .map(|f| json!({"type": "function", "function": f}))
+                .collect::<Vec<_>>();
+            (legacy_tools.as_slice(), request.function_call.as_ref())
+        }
+        (None, None) => return Ok((None, None)),
+    };
+    if tools.is_empty() || choice.and_then(Value::as_str) == Some("none") {
+        // `none`: the model must not call tools, so it is not offered any.
+        return Ok((None, None));
+    }
+    let mut tools = normalize_tool_definitions(tools)?;
+    // A named choice (`{"type":"function","function":{"name":"x"}}` or legacy `{"name":"x"}`):
+    // offer only that tool, which every model understands.
+    let named = choice
+        .and_then(|c| c.get("function").unwrap_or(c).get("name"))
+        .and_then(Value::as_str);
+    if let Some(name) = named {
+        tools.retain(|t| t["function"]["name"] == name);
+        if tools.is_empty() {
+            return Err(GatewayError::invalid(
+                format!("`tool_choice` names `{name}`, which is not among the tools."),
+                Some("tool_choice"),
+            ));
+        }
+    }
+    if model.listed && !model.spec.capabilities.tools {
+        return Err(GatewayError::invalid(
+            format!(
+                "Model `{}` ({}) does not support tool calling. Use a tool-capable model such as `gpt-4` (@cf/qwen/qwen3-30b-a3b-fp8) or `@cf/meta/llama-3.3-70b-instruct-fp8-fast`.",
+                model.requested, model.upstream_id
+            ),
+            Some("tools"),
+        ));
+    }
+    Ok((Some(tools), choice))
+}
+
+/// Tool definitions in the form Workers AI validates: `{type: "function", function: {name,
+/// description, parameters: {type, properties}}}` where every property has a `type` and a
+/// `description`. OpenAI accepts definitions without descriptions or parameters; Workers AI
+/// rejects them (error 5006), so the gaps are filled rather than passed on.
+pub fn normalize_tool_definitions(tools: &[Value]) -> Result<Vec<Value>, GatewayError> {
+    tools
+        .iter()
+        .enumerate()
+        .map(|(index, tool)| {
+            let kind = tool.get("type").and_then(Value::as_str).unwrap_or("function");
+            if kind != "function" {
+                return Err(GatewayError::invalid(
+                    format!("tools[{index}] has type `{kind}`; only `function` tools are supported by Workers AI models."),
+                    Some("tools"),
+                ));
+            }
+            // Accept the flat form `{name, description, parameters}` as well as OpenAI's.
+            let function = tool.get("function").unwrap_or(tool);
+            let name = function
+                .get("name")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    GatewayError::invalid(format!("tools[{index}].function.name is required."), Some("tools"))
+                })?;
+            let description = function
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or(name);
+            let mut parameters = match function.get("parameters") {
+                Some(Value::Object(map)) => Value::Object(map.clone()),
+                _ => json!({"type": "object", "properties": {}}),
+            };
+            complete_parameter_schema(&mut parameters);
+            Ok(json!({
+                "type": "function",
+                "function": {"name": name, "description": description, "parameters": parameters}
+            }))
+        })
+        .collect()
+}
+
+fn complete_parameter_schema(parameters: &mut Value) {
+    let Some(object) = parameters.as_object_mut() else {
+        return;
+    };
+    if !object.get("type").is_some_and(Value::is_string) {
+        object.insert("type".into(), Value::from("object"));
+    }
+    let properties = object
+        .entry("properties")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(properties) = properties.as_object_mut() {
+        for (name, property) in properties.iter_mut() {
+            let Some(property) = property.as_object_mut() else {
+                continue;
+            };
+            // JSON Schema allows `type: ["string", "null"]`; Workers AI wants one string.
+            let single_type = match property.get("type") {
+                Some(Value::String(t)) => t.clone(),
+                Some(Value::Array(types)) => types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|t| *t != "null")
+                    .unwrap_or("string")
+                    .to_owned(),
+                _ => "string".to_owned(),
+            };
+            property.insert("type".into(), Value::from(single_type));
+            if !property.get("description").is_some_and(Value::is_string) {
+                property.insert("description".into(), Value::from(name.replace('_', " ")));
+            }
+        }
+    }
+}
+
+/// `stop` as a list: a string, a list of up to four strings, or null.
+fn stop_sequences(stop: Option<&Value>) -> Result<Vec<String>, GatewayError> {
+    let list = match stop {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                GatewayError::invalid(
+                    "`stop` must be a string or a list of strings.",
+                    Some("stop"),
+                )
+            })?,
+        Some(_) => {
+            return Err(GatewayError::invalid(
+                "`stop` must be a string or a list of strings.",
+                Some("stop"),
+            ))
+        }
+    };
+    if list.len() > MAX_STOP_SEQUENCES {
+        return Err(GatewayError::invalid(
+            format!(
+                "`stop` takes at most {MAX_STOP_SEQUENCES} sequences; got {}.",
+                list.len()
+            ),
+            Some("stop"),
+        ));
+    }
+    Ok(list.into_iter().filter(|s| !s.is_empty()).collect())
+}
+
+/// `response_format` → Workers AI JSON mode (`{type, json_schema: <the schema itself>}`).
+fn json_mode(format: Option<&Value>, model: &ResolvedModel) -> Result<Option<Value>, GatewayError> {
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(None);
+    };
+    let kind = format.get("type").and_then(Value::as_str).unwrap_or("");
+    let upstream = match kind {
+        "text" => return Ok(None),
+        "json_object" => json!({"type": "json_object"}),
+        "json_schema" => {
+            let schema = format
+                .get("json_schema")
+                .and_then(|j| j.get("schema"))
+                .filter(|s| s.is_object())
+                .ok_or_else(|| {
+                    GatewayError::invalid(
+                        "`response_format.json_schema.schema` must be a JSON Schema object.",
+                        Some("response_format"),
+                    )
+                })?;
+            if model.spec.accepts_openai_parameters() {
+                format.clone()
+            } else {
+                json!({"type": "json_schema", "json_schema": schema})
+            }
+        }
+        other => {
+            return Err(GatewayError::invalid(
+                format!(
+                "`response_format.type` must be text, json_object or json_schema; got `{other}`."
+            ),
+                Some("response_format"),
+            ))
+        }
+    };
+    if model.listed && !model.spec.capabilities.json_mode {
+        return Err(GatewayError::invalid(
+            format!(
+                "Model `{}` ({}) has no JSON mode. Use one that does, such as `gpt-4` (@cf/qwen/qwen3-30b-a3b-fp8) or `@cf/meta/llama-3.3-70b-instruct-fp8-fast`.",
+                model.requested, model.upstream_id
+            ),
+            Some("response_format"),
+        ));
+    }
+    Ok(Some(upstream))
+}
+
+fn check_range(
+    param: &'static str,
+    value: Option<f64>,
+    min: f64,
+    max: f64,
+) -> Result<Option<f64>, GatewayError> {
+    match value {
+        Some(v) if !(min..=max).contains(&v) => Err(GatewayError::invalid(
+            format!("`{param}` must be between {min} and {max}; got {v}."),
+            Some(param),
+        )),
+        other => Ok(other),
+    }
+}
+
+fn plan_max_tokens(
+    request: &ChatCompletionRequest,
+    model: &ResolvedModel,
+) -> Result<u32, GatewayError> {
+    let (param, asked) = match (request.max_completion_tokens, request.max_tokens) {
+        (Some(v), _) => ("max_completion_tokens", Some(v)),
+        (None, Some(v)) => ("max_tokens", Some(v)),
+        (None, None) => ("max_tokens", None),
+    };
+    match asked {
+        None => Ok(model.spec.default_max_tokens()),
+        Some(0) => Err(GatewayError::invalid(
+            format!("`{param}` must be at least 1."),
+            Some(param),
+        )),
+        // Clamped to what the model can produce: OpenAI treats the value as an upper bound too.
+        Some(v) => Ok(u32::try_from(v)
+            .unwrap_or(u32::MAX)
+            .min(model.spec.max_output_tokens())),
+    }
+}
+
+fn upstream_messages<'a>(
+    conversation: &'a [ChatMessage],
+    model: &ResolvedModel,
+) -> Result<Vec<UpstreamMessage<'a>>, GatewayError> {
+    let short_ids = model.spec.needs_short_tool_call_ids();
+    let tool_id = |id: &'a str| -> Cow<'a, str> {
+        if short_ids {
+            Cow::Owned(nine_char_id(id))
+        } else {
+            Cow::Borrowed(id)
+        }
+    };
+    // Tool results name their function on Workers AI; OpenAI clients only send the call id.
+    let mut function_names: HashMap<&str, &str> = HashMap::new();
+    let mut last_legacy_call: Option<String> = None;
+    let mut out = Vec::with_capacity(conversation.len());
+    for (index, message) in conversation.iter().enumerate() {
+        let role = match message.role.as_str() {
+            "system" | "developer" => "system",
+            "user" => "user",
+            "assistant" => "assistant",
+            "tool" | "function" => "tool",
+            other => {
+                return Err(GatewayError::invalid(
+                    format!("messages[{index}].role `{other}` is not one of system, developer, user, assistant, tool."),
+                    Some("messages"),
+                ))
+            }
+        };
+        let content = message_content(index, message, model)?;
+        let mut tool_calls = None;
+        let mut tool_call_id = message.tool_call_id.as_deref().map(tool_id);
+        let mut name = message.name.as_deref().map(Cow::Borrowed);
+        if role == "assistant" {
+            for call in message.tool_calls.iter().flatten() {
+                let id = call.get("id").and_then(Value::as_str);
+                let fname = call
+                    .get("function")
+                    .and_then(|f| f.get("name"))
+                    .and_then(Value::as_str);
+                if let (Some(id), Some(fname)) = (id, fname) {
+                    function_names.insert(id, fname);
+                }
+            }
+            let legacy_call = message.function_call.as_ref().map(|call| {
+                let id = format!("call{index:06}");
+                last_legacy_call = Some(id.clone());
+                json!({"id": id, "type": "function", "function": call})
+            });
+            let calls: Vec<Value> = message.tool_calls.iter().flatten().chain(legacy_call.as_ref()).map(|call| {
+                let id = call.get("id").and_then(Value::as_str).unwrap_or("");
+                let function = call.get("function").unwrap_or(call);
+                let fname = function.get("name").and_then(Value::as_str).unwrap_or("");
+                let arguments = match function.get("arguments") {
+                    Some(Value::String(s)) => s.clone(),
+                    Some(Value::Null) | None => "{}".to_owned(),
+                    Some(other) => other.to_string(),
+                };
+                let id = if short_ids { nine_char_id(id) } else { id.to_owned() };
+                json!({"id": id, "type": "function", "function": {"name": fname, "arguments": arguments}})
+            }).collect();
+            if !calls.is_empty() {
+                tool_calls = Some(calls);
+            }
+        } else if role == "tool" {
+            if message.role == "function" {
+                tool_call_id = last_legacy_call.clone().map(Cow::Owned);
+            }
+            if name.is_none() {
+                name = message
+                    .tool_call_id
+                    .as_deref()
+                    .and_then(|id| function_names.get(id))
+                    .map(|n| Cow::Borrowed(*n));
+            }
+        }
+        out.push(UpstreamMessage {
+            role,
+            content,
+            name,
+            tool_call_id,
+            tool_calls,
+        });
+    }
+    Ok(out)
+}
+
+fn message_content<'a>(
+    index: usize,
+    message: &'a ChatMessage,
+    model: &ResolvedModel,
+) -> Result<UpstreamContent<'a>, GatewayError> {
+    let parts = match &message.content {
+        // Workers AI wants a string even for an assistant turn that only called tools.
+        None => return Ok(UpstreamContent::Text(Cow::Borrowed(""))),
+        Some(MessageContent::Text(text)) => return Ok(UpstreamContent::Text(Cow::Borrowed(text))),
+        Some(MessageContent::Parts(parts)) => parts,
+    };
+    let mut text = String::new();
+    let mut images = Vec::new();
+    for part in parts {
+        match (part.kind.as_str(), &part.text) {
+            ("text" | "input_text" | "output_text", Some(t)) => {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(t);
+            }
+            ("image_url" | "input_image", _) => {
+                let url = part
+                    .image_url
+                    .as_ref()
+                    .and_then(|u| u.get("url").or(Some(u)))
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
+                images.push(image_part(url, model)?);
+            }
+            (kind, _) => {
+                return Err(GatewayError::invalid(
+                    format!("messages[{index}].content has a part of type `{kind}`, which this gateway does not accept; use `text` or `image_url` parts."),
+                    Some("messages"),
+                ))
+            }
+        }
+    }
+    if images.is_empty() {
+        return Ok(UpstreamContent::Text(Cow::Owned(text)));
+    }
+    let mut all = vec![json!({"type": "text", "text": text})];
+    all.extend(images);
+    Ok(UpstreamContent::Parts(all))
+}
+
+fn image_part(url: &str, model: &ResolvedModel) -> Result<Value, GatewayError> {
+    if !model.spec.accepts_image_parts() {
+        return Err(GatewayError::invalid(
+            format!(
+                "Model `{}` ({}) does not accept images in messages. Use a vision model such as `@cf/meta/llama-4-scout-17b-16e-instruct`, `@cf/mistralai/mistral-small-3.1-24b-instruct` or `@cf/google/gemma-3-12b-it`.",
+                model.requested, model.upstream_id
+            ),
+            Some("messages"),
+        ));
+    }
+    if !url.starts_with("data:") {
+        return Err(GatewayError::invalid(
+            "Workers AI vision models take images as `data:` URLs (data:image/png;base64,…); fetching http(s) image URLs is not supported by this gateway yet.",
+            Some("messages"),
+        ));
+    }
+    Ok(json!({"type": "image_url", "image_url": {"url": url}}))
+}
+
+/// A 9-character alphanumeric id, as Mistral's chat template requires for tool calls; the same
+/// input always gives the same id, so a call and its result still match. Ids that already fit
+/// are kept.
+pub fn nine_char_id(id: &str) -> String {
+    if id.len() == 9 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return id.to_owned();
+    }
+    const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    // FNV-1a: small, stable across builds, good enough to keep a conversation's ids apart.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in id.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..9)
+        .map(|_| {
+            let c = ALPHABET[(hash % 62) as usize] as char;
+            hash /= 62;
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(body: Value) -> Result<ChatPlan, GatewayError> {
+        plan_chat(&body.to_string(), &AliasOverrides::default())
+    }
+
+    fn input_of(body: Value) -> Value {
+        serde_json::from_str(&plan(body).unwrap().upstream_input).unwrap()
+    }
+
+    #[test]
+    fn builds_legacy_input_with_a_useful_default_max_tokens() {
+        let p = plan(json!({"model":"gpt-3.5-turbo","messages":[
+            {"role":"developer","content":"be brief"},
+            {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}
+        ]}))
+        .unwrap();
+        let input: Value = serde_json::from_str(&p.upstream_input).unwrap();
+        assert_eq!(
+            input["messages"][0],
+            json!({"role":"system","content":"be brief"})
+        );
+        assert_eq!(input["messages"][1]["content"], "a\nb");
+        assert!(input["max_tokens"].as_u64().unwrap() > 256);
+        assert!(input.get("stream").is_none());
+        assert!(!p.stream);
+    }
+
+    #[test]
+    fn clamps_to_the_model_and_rejects_out_of_range() {
+        let p = plan(
+            json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],
+            "max_tokens": 10_000_000u64, "frequency_penalty": -1.5, "seed": 0, "stream": true,
+            "stream_options": {"include_usage": true}}),
+        )
+        .unwrap();
+        let input: Value = serde_json::from_str(&p.upstream_input).unwrap();
+        assert_eq!(input["max_tokens"], 8192);
+        assert_eq!(
+            input["frequency_penalty"], 0.0,
+            "llama-3-8b accepts 0..2 only"
+        );
+        assert_eq!(input["seed"], 1);
+        assert_eq!(input["stream"], true);
+        assert!(p.include_usage);
+        let qwen = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],"presence_penalty": -1.5})).unwrap();
+        let input: Value = serde_json::from_str(&qwen.upstream_input).unwrap();
+        assert_eq!(input["presence_penalty"], -1.5);
+
+        for (field, value) in [
+            ("temperature", json!(2.5)),
+            ("top_p", json!(1.5)),
+            ("max_tokens", json!(0)),
+        ] {
+            let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
+            body[field] = value;
+            let err = plan(body).unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert_eq!(err.to_body().error.param, Some(field));
+        }
+    }
+
+    #[test]
+    fn tool_definitions_are_completed_for_workers_ai() {
+        let p = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],"tools":[
+            {"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{
+                "city":{"type":"string"},"unit":{"type":["string","null"],"enum":["c","f"],"description":"Unit"}},"required":["city"]}}},
+            {"type":"function","function":{"name":"now"}},
+            {"name":"flat","description":"Flat form","parameters":{"properties":{}}}
+        ]})).unwrap();
+        let input: Value = serde_json::from_str(&p.upstream_input).unwrap();
+        let tools = input["tools"].as_array().unwrap();
+        let weather = &tools[0]["function"];
+        assert_eq!(weather["description"], "get_weather");
+        assert_eq!(
+            weather["parameters"]["properties"]["city"],
+            json!({"type":"string","description":"city"})
+        );
+        assert_eq!(
+            weather["parameters"]["properties"]["unit"]["type"],
+            "string"
+        );
+        assert_eq!(
+            weather["parameters"]["properties"]["unit"]["description"],
+            "Unit"
+        );
+        assert_eq!(weather["parameters"]["required"], json!(["city"]));
+        assert_eq!(
+            tools[1]["function"]["parameters"],
+            json!({"type":"object","properties":{}})
+        );
+        assert_eq!(tools[2]["type"], "function");
+        assert_eq!(tools[2]["function"]["parameters"]["type"], "object");
+
+        let none = plan(
+            json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],
+            "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"none"}),
+        )
+        .unwrap();
+        assert!(
+            !none.upstream_input.contains("\"tools\""),
+            "tool_choice none drops the tools"
+        );
+
+        for bad in [
+            json!([{"type":"function","function":{}}]),
+            json!([{"type":"web_search"}]),
+        ] {
+            let err = plan(
+                json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],"tools":bad}),
+            )
+            .unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert_eq!(err.to_body().error.param, Some("tools"));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_requests_with_clear_errors() {
+        let cases = [
+            (
+                json!({"model":"gpt-4","messages":[]}),
+                "at least one message",
+            ),
+            (json!({"model":"gpt-4"}), "`messages` is required"),
+            (
+                json!({"model":"gpt-4","messages":[{"role":"wizard","content":"x"}]}),
+                "wizard",
+            ),
+            (
+                json!({"messages":[{"role":"user","content":"x"}]}),
+                "`model` is required",
+            ),
+            (
+                json!({"model":"text-embedding-3-small","messages":[{"role":"user","content":"x"}]}),
+                "not a chat model",
+            ),
+            (
+                json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}),
+                "does not support tool calling",
+            ),
+            (
+                json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}}]}]}),
+                "does not accept images",
+            ),
+            (json!({"model":"gpt-4","messages":"hi"}), "invalid type"),
+        ];
+        for (body, needle) in cases {
+            let err = plan(body.clone()).unwrap_err();
+            assert!(err.status() == 400, "{body}: {err:?}");
+            assert!(err.to_string().contains(needle), "{body}: {err}");
+        }
+        assert_eq!(
+            plan(json!({"model":"nope","messages":[{"role":"user","content":"x"}]}))
+                .unwrap_err()
+                .status(),
+            404
+        );
+    }
+
+    #[test]
+    fn tool_loop_messages_reach_workers_ai_in_its_form() {
+        let conversation = json!([
+            {"role":"user","content":"weather?"},
+            {"role":"assistant","content":null,"tool_calls":[{"id":"call_abc","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]},
+            {"role":"tool","tool_call_id":"call_abc","content":"sunny"}
+        ]);
+        let tools = json!([{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]);
+        let input = input_of(json!({"model":"gpt-4","messages":conversation,"tools":tools}));
+        let m = &input["messages"];
+        assert_eq!(m[1]["content"], "", "Workers AI wants string content");
+        assert_eq!(
+            m[1]["tool_calls"][0]["function"]["arguments"],
+            "{\"city\":\"Paris\"}"
+        );
+        assert_eq!(m[2]["role"], "tool");
+        assert_eq!(m[2]["tool_call_id"], "call_abc");
+        assert_eq!(
+            m[2]["name"], "get_weather",
+            "tool results name their function"
+        );
+
+        let mistral = input_of(
+            json!({"model":"@cf/mistralai/mistral-small-3.1-24b-instruct","messages":conversation,"tools":tools}),
+        );
+        let id = mistral["messages"][2]["tool_call_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(id.len(), 9);
+        assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_eq!(
+            mistral["messages"][1]["tool_calls"][0]["id"], id,
+            "call and result keep matching"
+        );
+        assert_eq!(nine_char_id("Ab3De6Gh9"), "Ab3De6Gh9");
+    }
+
+    #[test]
+    fn legacy_functions_and_named_tool_choice() {
+        let input = input_of(json!({"model":"gpt-4","messages":[
+                {"role":"user","content":"x"},
+                {"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{}"}},
+                {"role":"function","name":"f","content":"42"}],
+            "functions":[{"name":"f","parameters":{"type":"object","properties":{}}},{"name":"g"}],
+            "function_call":{"name":"f"}}));
+        assert_eq!(
+            input["tools"].as_array().unwrap().len(),
+            1,
+            "a named choice offers only that tool"
+        );
+        assert_eq!(input["tools"][0]["function"]["name"], "f");
+        assert_eq!(
+            input["messages"][1]["tool_calls"][0]["function"]["name"],
+            "f"
+        );
+        assert_eq!(input["messages"][2]["role"], "tool");
+        assert_eq!(
+            input["messages"][2]["tool_call_id"],
+            input["messages"][1]["tool_calls"][0]["id"]
+        );
+        let err = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],
+            "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"nope"}}})).unwrap_err();
+        assert_eq!(err.to_body().error.param, Some("tool_choice"));
+        let glm = input_of(
+            json!({"model":"gpt-5","messages":[{"role":"user","content":"x"}],
+            "tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required","stop":"END","reasoning_effort":"low"}),
+        );
+        assert_eq!(glm["tool_choice"], "required");
+        assert_eq!(glm["stop"], json!(["END"]));
+        assert_eq!(glm["reasoning_effort"], "low");
+    }
+
+    #[test]
+    fn onyx_and_input_items_shapes() {
+        let onyx = input_of(json!({"model":"gpt-4","input":"hello"}));
+        assert_eq!(onyx["messages"], json!([{"role":"user","content":"hello"}]));
+        let items = input_of(json!({"model":"gpt-4","input_items":[
+            {"role":"user","content":[{"type":"input_text","text":"hi"}]},
+            {"type":"function_call","call_id":"call_1","name":"f","arguments":"{}"},
+            {"type":"reasoning","summary":[]},
+            {"type":"function_call_output","call_id":"call_1","output":{"ok":true}}]}));
+        let m = &items["messages"];
+        assert_eq!(m[0]["content"], "hi");
+        assert_eq!(m[1]["tool_calls"][0]["id"], "call_1");
+        assert_eq!(m[2]["content"], "{\"ok\":true}");
+        assert_eq!(m[2]["name"], "f");
+        assert_eq!(
+            plan(json!({"model":"gpt-4","input":[{"type":"web_search_call"}]}))
+                .unwrap_err()
+                .status(),
+            400
+        );
+    }
+
+    #[test]
+    fn json_mode_and_stop_and_effort() {
+        let schema = json!({"type":"object","properties":{"a":{"type":"string"}}});
+        let p = plan(json!({"model":"gpt-4","stream":true,"messages":[{"role":"user","content":"x"}],
+            "response_format":{"type":"json_schema","json_schema":{"name":"s","schema":schema}},"stop":["END"],"reasoning_effort":"none"})).unwrap();
+        let input: Value = serde_json::from_str(&p.upstream_input).unwrap();
+        assert_eq!(
+            input["response_format"],
+            json!({"type":"json_schema","json_schema":schema})
+        );
+        assert!(
+            p.stream && !p.upstream_stream,
+            "JSON mode does not stream upstream"
+        );
+        assert!(
+            input.get("stop").is_none(),
+            "Qwen has no stop parameter: the gateway applies it"
+        );
+        assert_eq!(p.stop, vec!["END".to_owned()]);
+        assert_eq!(
+            input["chat_template_kwargs"],
+            json!({"enable_thinking": false})
+        );
+        let err = plan(json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}})).unwrap_err();
+        assert!(err.to_string().contains("no JSON mode"));
+        for (field, value) in [
+            ("stop", json!(["a", "b", "c", "d", "e"])),
+            ("stop", json!(3)),
+            ("reasoning_effort", json!("max")),
+            ("response_format", json!({"type":"xml"})),
+        ] {
+            let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
+            body[field] = value;
+            assert_eq!(plan(body).unwrap_err().to_body().error.param, Some(field));
+        }
+    }
+
+    #[test]
+    fn images_go_to_vision_models_as_data_urls() {
+        let image = json!({"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]});
+        let input =
+            input_of(json!({"model":"@cf/meta/llama-4-scout-17b-16e-instruct","messages":[image]}));
+        assert_eq!(
+            input["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,iVBORw0KGgo="
+        );
+        let https = json!({"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]});
+        assert!(plan(
+            json!({"model":"@cf/meta/llama-4-scout-17b-16e-instruct","messages":[https]})
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("data:"));
+    }
+}
