@@ -114,6 +114,14 @@ impl GatewayError {
         }
     }
 
+    /// The `Allow` header of a 405.
+    pub fn allowed_methods(&self) -> Option<&'static str> {
+        match self {
+            GatewayError::MethodNotAllowed { allowed, .. } => Some(allowed),
+            _ => None,
+        }
+    }
+
     /// `Retry-After` seconds for errors a client should retry later.
     pub fn retry_after(&self) -> Option<u32> {
         (self.status() == 429).then_some(CAPACITY_RETRY_AFTER_SECONDS)

@@ -6,9 +6,14 @@ use super::{read_body, RequestContext};
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
 use crate::platform::http;
-use crate::transform::chat::{chat_completion_from_output, CompletionContext};
+use futures_util::future::try_join_all;
+
+use crate::transform::chat::{chat_completion_from_outputs, CompletionContext};
 use crate::transform::chat_request::plan_chat;
-use crate::transform::chat_stream::{prompt_tokens_estimate, ChatStream, ChatStreamOptions};
+use crate::transform::chat_stream::{
+    prompt_tokens_estimate, ChatStream, ChatStreamOptions, StreamFormat,
+};
+use crate::transform::completions::{completion_from_outputs, plan_completion};
 
 pub async fn completions(
     req: &mut Request,
@@ -21,25 +26,19 @@ pub async fn completions(
         created: (js_sys::Date::now() / 1000.0) as u64,
         model: plan.model.requested.clone(),
     };
-    let output = ai::run(cx.env, &plan.model.upstream_id, &plan.upstream_input).await?;
-
     if !plan.stream {
-        return match output {
-            AiOutput::Json(json) => {
-                let body = chat_completion_from_output(&json, &ctx, &plan)?;
-                Ok(http::json(200, body))
-            }
-            AiOutput::Stream(_) | AiOutput::Bytes(_) => Err(GatewayError::Upstream {
-                code: None,
-                message: format!(
-                    "`{}` answered with a byte stream to a non-streaming request.",
-                    plan.model.upstream_id
-                ),
-            }),
-        };
+        // `n` choices are `n` runs, made concurrently.
+        let runs = std::iter::once(&plan.upstream_input)
+            .chain(&plan.extra_inputs)
+            .map(|input| run_to_json(cx, &plan.model.upstream_id, input));
+        let outputs = try_join_all(runs).await?;
+        let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let body = chat_completion_from_outputs(&outputs, &ctx, &plan)?;
+        return Ok(http::json(200, body));
     }
 
-    let mut translator = ChatStream::new(ChatStreamOptions {
+    let output = ai::run(cx.env, &plan.model.upstream_id, &plan.upstream_input).await?;
+    let translator = ChatStream::new(ChatStreamOptions {
         prompt_tokens_estimate: prompt_tokens_estimate(&plan.upstream_input),
         ctx,
         include_usage: plan.include_usage,
@@ -47,9 +46,58 @@ pub async fn completions(
         tool_names: plan.tool_names.clone(),
         stop: plan.stop.clone(),
         split_think: plan.splits_think_tags(),
+        format: StreamFormat::ChatCompletion,
     });
-    let stream = match output {
-        AiOutput::Stream(upstream) => ai::translate(&upstream, translator),
+    Ok(http::event_stream(translated(output, translator).await?))
+}
+
+/// `POST /v1/completions`.
+pub async fn legacy_completions(
+    req: &mut Request,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
+    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let plan = plan_completion(&body, &cx.config.aliases)?;
+    let ctx = CompletionContext {
+        id: format!("cmpl-{}", uuid::Uuid::new_v4().simple()),
+        created: (js_sys::Date::now() / 1000.0) as u64,
+        model: plan.model.requested.clone(),
+    };
+    let model = plan.model.upstream_id.as_str();
+    if !plan.stream {
+        let runs = plan
+            .upstream_inputs
+            .iter()
+            .map(|input| run_to_json(cx, model, input));
+        let outputs = try_join_all(runs).await?;
+        let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        return Ok(http::json(
+            200,
+            completion_from_outputs(&outputs, &ctx, &plan)?,
+        ));
+    }
+    let input = plan.upstream_inputs.first().map_or("", String::as_str);
+    let output = ai::run(cx.env, model, input).await?;
+    let translator = ChatStream::new(ChatStreamOptions {
+        prompt_tokens_estimate: prompt_tokens_estimate(input),
+        ctx,
+        include_usage: plan.include_usage,
+        max_tokens: plan.max_tokens,
+        tool_names: Vec::new(),
+        stop: plan.stop.clone(),
+        split_think: plan.model.spec.capabilities.reasoning,
+        format: StreamFormat::TextCompletion,
+    });
+    Ok(http::event_stream(translated(output, translator).await?))
+}
+
+/// The client's stream: upstream SSE translated chunk by chunk, or a whole answer replayed.
+async fn translated(
+    output: AiOutput,
+    mut translator: ChatStream,
+) -> Result<worker::web_sys::ReadableStream, GatewayError> {
+    Ok(match output {
+        AiOutput::Stream(upstream) => ai::translate(&upstream, translator).await?,
         // Some models answer JSON even when asked to stream: still give the client a stream.
         AiOutput::Json(json) => ai::ready_stream(&translator.whole_output(&json)?),
         AiOutput::Bytes(bytes) => {
@@ -57,6 +105,19 @@ pub async fn completions(
             out.extend(translator.finish());
             ai::ready_stream(&out)
         }
-    };
-    Ok(http::event_stream(stream))
+    })
+}
+
+async fn run_to_json(
+    cx: &RequestContext<'_>,
+    model: &str,
+    input: &str,
+) -> Result<String, GatewayError> {
+    match ai::run(cx.env, model, input).await? {
+        AiOutput::Json(json) => Ok(json),
+        AiOutput::Stream(_) | AiOutput::Bytes(_) => Err(GatewayError::Upstream {
+            code: None,
+            message: format!("`{model}` answered with a byte stream to a non-streaming request."),
+        }),
+    }
 }

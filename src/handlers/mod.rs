@@ -26,6 +26,7 @@ pub async fn dispatch(
         Route::ListModels => models::list(cx),
         Route::RetrieveModel(id) => models::retrieve(&id, cx),
         Route::ChatCompletions => chat::completions(req, cx).await,
+        Route::Completions => chat::legacy_completions(req, cx).await,
     }
 }
 

@@ -21,8 +21,11 @@ extern "C" {
     #[wasm_bindgen(js_name = errorMessage)]
     fn error_message(error: &JsValue) -> String;
 
+    #[wasm_bindgen(catch, js_name = primeStream)]
+    async fn prime_stream(upstream: &ReadableStream) -> Result<JsValue, JsValue>;
+
     #[wasm_bindgen(js_name = translateStream)]
-    fn translate_stream(upstream: &ReadableStream, translator: JsValue) -> ReadableStream;
+    fn translate_stream(primed: &JsValue, translator: JsValue) -> ReadableStream;
 
     #[wasm_bindgen(js_name = streamOf)]
     fn stream_of(bytes: &[u8]) -> ReadableStream;
@@ -80,9 +83,19 @@ impl StreamTranslator {
     }
 }
 
-/// Returns a stream of OpenAI SSE translated from `upstream` by `translator`.
-pub fn translate(upstream: &ReadableStream, translator: ChatStream) -> ReadableStream {
-    translate_stream(upstream, StreamTranslator { inner: translator }.into())
+/// Returns a stream of OpenAI SSE translated from `upstream` by `translator`. Waits for the
+/// first upstream chunk, so a failure before it is an `Err` (an HTTP error) and not a 200.
+pub async fn translate(
+    upstream: &ReadableStream,
+    translator: ChatStream,
+) -> Result<ReadableStream, GatewayError> {
+    let primed = prime_stream(upstream)
+        .await
+        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
+    Ok(translate_stream(
+        &primed,
+        StreamTranslator { inner: translator }.into(),
+    ))
 }
 
 /// A stream holding already-translated bytes.

@@ -21,12 +21,23 @@ export function errorMessage(error) {
 const encoder = new TextEncoder();
 
 /**
- * Pipes `upstream` through `translator` (a Rust object with push(bytes) -> bytes,
+ * Reads the first chunk of `upstream`, so that a stream failing before its first byte becomes an
+ * HTTP error (thrown here) rather than a 200 with only an error event.
+ */
+export async function primeStream(upstream) {
+  const reader = upstream.getReader();
+  const first = await reader.read();
+  return { reader, first };
+}
+
+/**
+ * Pipes a primed upstream (see primeStream) through `translator` (a Rust object with push(bytes) -> bytes,
  * finish() -> bytes, fail(message) -> bytes and free()). Pull-based: nothing is read from
  * upstream until the client wants more, so memory stays flat however long the stream is.
  */
-export function translateStream(upstream, translator) {
-  const reader = upstream.getReader();
+export function translateStream(primed, translator) {
+  const reader = primed.reader;
+  let pending = primed.first;
   let closed = false;
   const close = (controller) => {
     if (closed) return;
@@ -39,7 +50,8 @@ export function translateStream(upstream, translator) {
       async pull(controller) {
         try {
           for (;;) {
-            const { value, done } = await reader.read();
+            const { value, done } = pending ?? (await reader.read());
+            pending = undefined;
             if (done) {
               const tail = translator.finish();
               if (tail.length) controller.enqueue(tail);

@@ -39,6 +39,9 @@ pub fn empty(status: u16) -> Response {
 
 pub fn error(err: &GatewayError) -> Response {
     let response = json(err.status(), err.to_json());
+    if let Some(allowed) = err.allowed_methods() {
+        let _ = response.headers().set("allow", allowed);
+    }
     if let Some(seconds) = err.retry_after() {
         let _ = response.headers().set("retry-after", &seconds.to_string());
     }

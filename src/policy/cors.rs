@@ -26,23 +26,32 @@ impl CorsPolicy {
         }
     }
 
-    /// Headers for a normal response. A disallowed origin gets none, so the browser blocks it.
+    /// Headers for a normal response. A disallowed origin gets no `Access-Control-*` headers,
+    /// so the browser blocks it. With a list, every response varies by `Origin`, so a shared
+    /// cache never hands one origin's answer to another.
     pub fn response_headers(&self, origin: Option<&str>) -> Vec<(&'static str, String)> {
         let allow_origin = match (self, origin) {
-            (CorsPolicy::AnyOrigin, _) => "*".to_owned(),
+            (CorsPolicy::AnyOrigin, _) => Some("*".to_owned()),
             (CorsPolicy::Origins(list), Some(origin)) if list.iter().any(|o| o == origin) => {
-                origin.to_owned()
+                Some(origin.to_owned())
             }
-            _ => return Vec::new(),
+            _ => None,
         };
-        let mut headers = vec![
-            ("access-control-allow-origin", allow_origin),
-            ("access-control-expose-headers", EXPOSE_HEADERS.to_owned()),
-        ];
+        let mut headers = Vec::new();
         if matches!(self, CorsPolicy::Origins(_)) {
             headers.push(("vary", "Origin".to_owned()));
         }
+        if let Some(allow_origin) = allow_origin {
+            headers.push(("access-control-allow-origin", allow_origin));
+            headers.push(("access-control-expose-headers", EXPOSE_HEADERS.to_owned()));
+        }
         headers
+    }
+
+    fn allows(&self, headers: &[(&'static str, String)]) -> bool {
+        headers
+            .iter()
+            .any(|(name, _)| *name == "access-control-allow-origin")
     }
 
     /// Headers for an `OPTIONS` preflight.
@@ -52,7 +61,7 @@ impl CorsPolicy {
         requested_headers: Option<&str>,
     ) -> Vec<(&'static str, String)> {
         let mut headers = self.response_headers(origin);
-        if headers.is_empty() {
+        if !self.allows(&headers) {
             return headers;
         }
         headers.push(("access-control-allow-methods", ALLOW_METHODS.to_owned()));
@@ -103,9 +112,20 @@ mod tests {
             Some("https://a.example")
         );
         assert_eq!(get(&h, "vary"), Some("Origin"));
-        assert!(policy
-            .response_headers(Some("https://evil.example"))
-            .is_empty());
-        assert!(policy.preflight_headers(None, None).is_empty());
+        let evil = policy.response_headers(Some("https://evil.example"));
+        assert_eq!(get(&evil, "access-control-allow-origin"), None);
+        assert_eq!(get(&evil, "vary"), Some("Origin"));
+        assert_eq!(
+            get(
+                &policy.preflight_headers(None, None),
+                "access-control-allow-methods"
+            ),
+            None
+        );
+        assert_eq!(
+            CorsPolicy::AnyOrigin.response_headers(None).len(),
+            2,
+            "no Vary with *"
+        );
     }
 }

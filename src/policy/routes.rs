@@ -9,6 +9,7 @@ pub enum Route {
     ListModels,
     RetrieveModel(String),
     ChatCompletions,
+    Completions,
 }
 
 impl Route {
@@ -26,6 +27,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/health" | "" if trimmed != "/v1" => ("GET", Route::Health),
         "/models" => ("GET", Route::ListModels),
         "/chat/completions" => ("POST", Route::ChatCompletions),
+        "/completions" => ("POST", Route::Completions),
         _ => match api_path.strip_prefix("/models/") {
             Some(id) if !id.is_empty() => ("GET", Route::RetrieveModel(percent_decode(id))),
             _ => {

@@ -45,6 +45,9 @@ pub(crate) struct TextOutput {
 pub(crate) struct NativeChoice {
     #[serde(default)]
     pub message: NativeMessage,
+    /// `text_completion` answers (a prompt instead of messages) carry the text here.
+    #[serde(default)]
+    pub text: Option<String>,
     #[serde(default)]
     pub finish_reason: Option<String>,
 }
@@ -139,6 +142,52 @@ pub fn chat_completion_from_output(
     ctx: &CompletionContext,
     plan: &ChatPlan,
 ) -> Result<String, GatewayError> {
+    chat_completion_from_outputs(&[output_json], ctx, plan)
+}
+
+/// One `chat.completion` from the outputs of `n` runs: choice `i` is run `i`, usage is summed.
+pub fn chat_completion_from_outputs(
+    outputs: &[&str],
+    ctx: &CompletionContext,
+    plan: &ChatPlan,
+) -> Result<String, GatewayError> {
+    let mut choices = Vec::with_capacity(outputs.len());
+    let mut total = Usage::default();
+    for (index, output_json) in outputs.iter().enumerate() {
+        // Tool call ids must differ across choices too.
+        let choice_ctx = match index {
+            0 => Cow::Borrowed(ctx),
+            _ => Cow::Owned(CompletionContext {
+                id: format!("{}{index}", ctx.id),
+                ..ctx.clone()
+            }),
+        };
+        let (choice, usage) = chat_choice(output_json, index as u32, &choice_ctx, plan)?;
+        choices.push(choice);
+        // The prompt is the same for every run: count it once, as OpenAI does.
+        total = Usage::new(
+            usage.prompt_tokens,
+            total.completion_tokens + usage.completion_tokens,
+        );
+    }
+    let completion = ChatCompletion {
+        id: &ctx.id,
+        object: "chat.completion",
+        created: ctx.created,
+        model: &ctx.model,
+        choices,
+        usage: total,
+    };
+    serde_json::to_string(&completion)
+        .map_err(|err| GatewayError::Internal(format!("could not encode the completion: {err}")))
+}
+
+fn chat_choice(
+    output_json: &str,
+    index: u32,
+    ctx: &CompletionContext,
+    plan: &ChatPlan,
+) -> Result<(ChatChoice, Usage), GatewayError> {
     let output: TextOutput =
         serde_json::from_str(output_json).map_err(|err| GatewayError::Upstream {
             code: None,
@@ -167,21 +216,13 @@ pub fn chat_completion_from_output(
     } else {
         FinishReason::Stop
     };
-    let completion = ChatCompletion {
-        id: &ctx.id,
-        object: "chat.completion",
-        created: ctx.created,
-        model: &ctx.model,
-        choices: vec![ChatChoice {
-            index: 0,
-            message,
-            finish_reason,
-            logprobs: None,
-        }],
-        usage,
+    let choice = ChatChoice {
+        index,
+        message,
+        finish_reason,
+        logprobs: None,
     };
-    serde_json::to_string(&completion)
-        .map_err(|err| GatewayError::Internal(format!("could not encode the completion: {err}")))
+    Ok((choice, usage))
 }
 
 type MessageParts = (AssistantMessage, Option<String>, Option<Usage>);
@@ -199,7 +240,7 @@ pub(crate) fn assistant_message(
     let upstream_tool_calls;
     let mut finish = None;
     if let Some(choice) = output.choices.and_then(|c| c.into_iter().next()) {
-        message.content = choice.message.content;
+        message.content = choice.message.content.or(choice.text);
         message.reasoning_content = choice
             .message
             .reasoning_content
@@ -510,6 +551,24 @@ mod tests {
         assert_eq!(c["choices"][0]["message"]["content"], "one two ");
         assert_eq!(c["choices"][0]["finish_reason"], "stop");
         assert_eq!(first_stop("a\n\nb END", &p.stop), Some(1));
+    }
+
+    #[test]
+    fn n_runs_become_n_choices_with_distinct_tool_call_ids() {
+        let p = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]})).unwrap();
+        let run = json!({"response":"","tool_calls":[{"name":"f","arguments":{}}],"usage":{"prompt_tokens":5,"completion_tokens":2}}).to_string();
+        let c: Value =
+            serde_json::from_str(&chat_completion_from_outputs(&[&run, &run], &ctx(), &p).unwrap())
+                .unwrap();
+        assert_eq!(c["choices"][1]["index"], 1);
+        assert_ne!(
+            c["choices"][0]["message"]["tool_calls"][0]["id"],
+            c["choices"][1]["message"]["tool_calls"][0]["id"]
+        );
+        assert_eq!(
+            c["usage"],
+            json!({"prompt_tokens":5,"completion_tokens":4,"total_tokens":9})
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ pub struct ChatPlan {
     pub model: ResolvedModel,
     /// The JSON body for `env.AI.run(model, input)`.
     pub upstream_input: String,
+    /// With `n` > 1, the bodies of runs 2..n (distinct seeds when the client set one).
+    pub extra_inputs: Vec<String>,
     /// The client asked for SSE.
     pub stream: bool,
     /// We asked Workers AI to stream (not in JSON mode, which does not stream).
@@ -89,18 +91,18 @@ enum UpstreamContent<'a> {
 }
 
 /// Workers AI's documented seed range.
-const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
+pub(crate) const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
 /// OpenAI accepts at most four stop sequences.
 const MAX_STOP_SEQUENCES: usize = 4;
+/// Most choices one request may ask for: each is a separate, billed Workers AI run.
+pub(crate) const MAX_CHOICES: u32 = 8;
 const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
 
 pub fn parse_chat_request(body: &str) -> Result<ChatCompletionRequest, GatewayError> {
-    serde_json::from_str(body).map_err(|err| {
-        GatewayError::invalid(
-            format!("Invalid chat completion request body: {err}. Send JSON like {{\"model\":\"gpt-4\",\"messages\":[{{\"role\":\"user\",\"content\":\"Hello\"}}]}}."),
-            None,
-        )
-    })
+    super::json_body::parse_body(
+        body,
+        r#"{"model":"gpt-4","messages":[{"role":"user","content":"Hello"}]}"#,
+    )
 }
 
 /// Validates the request and builds the Workers AI input.
@@ -111,20 +113,26 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
     if !family.is_text_generation() {
         return Err(GatewayError::invalid(
             format!(
-                "Model `{}` ({}) is a {} model, not a chat model. Use a text-generation model such as `gpt-4` or `@cf/meta/llama-3-8b-instruct`.",
+                "Model `{}` ({}) is for {}, not chat. Use a text-generation model such as `gpt-4` or `@cf/meta/llama-3-8b-instruct`.",
                 model.requested, model.upstream_id, family.task_name()
             ),
             Some("model"),
         ));
     }
     let conversation = conversation(&request)?;
-    if let Some(n) = request.n {
-        if n != 1 {
-            return Err(GatewayError::invalid(
-                format!("`n` = {n} is not supported yet; send n = 1 (or omit it)."),
-                Some("n"),
-            ));
-        }
+    let stream = request.stream.unwrap_or(false);
+    let n = request.n.unwrap_or(1);
+    if !(1..=MAX_CHOICES).contains(&n) {
+        return Err(GatewayError::invalid(
+            format!("`n` must be between 1 and {MAX_CHOICES} (each choice is a separate Workers AI run); got {n}."),
+            Some("n"),
+        ));
+    }
+    if n > 1 && stream {
+        return Err(GatewayError::invalid(
+            "`n` > 1 is not supported together with `stream: true` yet; stream one choice, or drop `stream` to get n choices.",
+            Some("n"),
+        ));
     }
     // OpenAI-compatible models (GLM) take these parameters natively; for the others the gateway
     // does what it can itself.
@@ -136,7 +144,7 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         .map(|p| p.clamp(penalty_min, penalty_max));
     let presence_penalty = check_range("presence_penalty", request.presence_penalty, -2.0, 2.0)?
         .map(|p| p.clamp(penalty_min, penalty_max));
-    let max_tokens = plan_max_tokens(&request, &model)?;
+    let max_tokens = plan_max_tokens(request.max_completion_tokens, request.max_tokens, &model)?;
     let stop = stop_sequences(request.stop.as_ref())?;
     let response_format = json_mode(request.response_format.as_ref(), &model)?;
     let reasoning_effort = request.reasoning_effort.as_deref();
@@ -160,10 +168,9 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         .collect();
     let messages = upstream_messages(&conversation, &model)?;
 
-    let stream = request.stream.unwrap_or(false);
     // Workers AI's JSON mode does not stream: ask for the whole answer, stream it to the client.
     let upstream_stream = stream && response_format.is_none();
-    let input = TextGenerationInput {
+    let mut input = TextGenerationInput {
         messages,
         max_tokens,
         stream: upstream_stream,
@@ -182,9 +189,19 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
             && matches!(reasoning_effort, Some("none" | "minimal")))
         .then(|| json!({"enable_thinking": false})),
     };
-    let upstream_input = serde_json::to_string(&input).map_err(|err| {
-        GatewayError::Internal(format!("could not encode the upstream request: {err}"))
-    })?;
+    let encode = |input: &TextGenerationInput| {
+        serde_json::to_string(input).map_err(|err| {
+            GatewayError::Internal(format!("could not encode the upstream request: {err}"))
+        })
+    };
+    let upstream_input = encode(&input)?;
+    let mut extra_inputs = Vec::new();
+    for run in 1..i64::from(n) {
+        input.seed = request
+            .seed
+            .map(|s| s.saturating_add(run).clamp(SEED_RANGE.0, SEED_RANGE.1));
+        extra_inputs.push(encode(&input)?);
+    }
     Ok(ChatPlan {
         include_usage: request
             .stream_options
@@ -193,6 +210,7 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
             .unwrap_or(false),
         model,
         upstream_input,
+        extra_inputs,
         stream,
         upstream_stream,
         max_tokens,
@@ -430,7 +448,7 @@ fn complete_parameter_schema(parameters: &mut Value) {
 }
 
 /// `stop` as a list: a string, a list of up to four strings, or null.
-fn stop_sequences(stop: Option<&Value>) -> Result<Vec<String>, GatewayError> {
+pub(crate) fn stop_sequences(stop: Option<&Value>) -> Result<Vec<String>, GatewayError> {
     let list = match stop {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::String(s)) => vec![s.clone()],
@@ -510,7 +528,7 @@ fn json_mode(format: Option<&Value>, model: &ResolvedModel) -> Result<Option<Val
     Ok(Some(upstream))
 }
 
-fn check_range(
+pub(crate) fn check_range(
     param: &'static str,
     value: Option<f64>,
     min: f64,
@@ -525,11 +543,12 @@ fn check_range(
     }
 }
 
-fn plan_max_tokens(
-    request: &ChatCompletionRequest,
+pub(crate) fn plan_max_tokens(
+    max_completion_tokens: Option<u64>,
+    max_tokens: Option<u64>,
     model: &ResolvedModel,
 ) -> Result<u32, GatewayError> {
-    let (param, asked) = match (request.max_completion_tokens, request.max_tokens) {
+    let (param, asked) = match (max_completion_tokens, max_tokens) {
         (Some(v), _) => ("max_completion_tokens", Some(v)),
         (None, Some(v)) => ("max_tokens", Some(v)),
         (None, None) => ("max_tokens", None),
@@ -612,6 +631,12 @@ fn upstream_messages<'a>(
                 tool_calls = Some(calls);
             }
         } else if role == "tool" {
+            if message.role == "tool" && message.tool_call_id.as_deref().unwrap_or("").is_empty() {
+                return Err(GatewayError::invalid(
+                    format!("messages[{index}] has role `tool` but no `tool_call_id`: send the `id` of the assistant tool call it answers."),
+                    Some("messages"),
+                ));
+            }
             if message.role == "function" {
                 tool_call_id = last_legacy_call.clone().map(Cow::Owned);
             }
@@ -859,7 +884,7 @@ mod tests {
             ),
             (
                 json!({"model":"text-embedding-3-small","messages":[{"role":"user","content":"x"}]}),
-                "not a chat model",
+                "not chat",
             ),
             (
                 json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}]}),
@@ -869,7 +894,11 @@ mod tests {
                 json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://x"}}]}]}),
                 "does not accept images",
             ),
-            (json!({"model":"gpt-4","messages":"hi"}), "invalid type"),
+            (json!({"model":"gpt-4","messages":"hi"}), "expected a list"),
+            (
+                json!({"model":"gpt-4","messages":[{"role":"tool","content":"x"}]}),
+                "tool_call_id",
+            ),
         ];
         for (body, needle) in cases {
             let err = plan(body.clone()).unwrap_err();
@@ -1013,6 +1042,27 @@ mod tests {
             let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
             body[field] = value;
             assert_eq!(plan(body).unwrap_err().to_body().error.param, Some(field));
+        }
+    }
+
+    #[test]
+    fn n_choices_are_separate_runs() {
+        let p = plan(
+            json!({"model":"gpt-4","n":3,"seed":7,"messages":[{"role":"user","content":"x"}]}),
+        )
+        .unwrap();
+        assert_eq!(p.extra_inputs.len(), 2);
+        let seeds: Vec<Value> = std::iter::once(&p.upstream_input)
+            .chain(&p.extra_inputs)
+            .map(|i| serde_json::from_str::<Value>(i).unwrap()["seed"].clone())
+            .collect();
+        assert_eq!(seeds, vec![json!(7), json!(8), json!(9)]);
+        for bad in [json!({"n":0}), json!({"n":9}), json!({"n":2,"stream":true})] {
+            let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
+            body.as_object_mut()
+                .unwrap()
+                .extend(bad.as_object().unwrap().clone());
+            assert_eq!(plan(body).unwrap_err().to_body().error.param, Some("n"));
         }
     }
 

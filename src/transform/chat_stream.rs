@@ -17,7 +17,8 @@ use super::chat::{
     CompletionContext, TextOutput, UpstreamUsage,
 };
 use super::openai::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, ToolCallDelta, Usage,
+    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, TextChoice, TextCompletion,
+    ToolCallDelta, Usage,
 };
 use super::sse::SseDecoder;
 use super::text_filters::{LeakedCallGuard, Routed, StopScanner, ThinkSplitter};
@@ -38,6 +39,15 @@ pub struct ChatStreamOptions {
     pub stop: Vec<String>,
     /// The model writes its reasoning in `<think>` tags inside the answer.
     pub split_think: bool,
+    /// Chat chunks, or legacy `text_completion` chunks for `/v1/completions`.
+    pub format: StreamFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StreamFormat {
+    #[default]
+    ChatCompletion,
+    TextCompletion,
 }
 
 /// The translator: feed it upstream bytes, get OpenAI SSE bytes back.
@@ -188,19 +198,29 @@ impl ChunkWriter {
             None => {}
         }
         for call in frame.tool_calls.iter().flatten() {
-            // Skip the null "finalisation" entries some models send at the end.
-            let id = tool_call_id(&self.options.ctx.id, self.tool_calls as usize);
-            if let Some(call) = normalize_tool_call(call, id) {
-                let index = self.tool_calls;
-                self.tool_call_delta(
-                    index,
-                    Some(&call.id),
-                    Some(&call.function.name),
-                    &call.function.arguments,
-                );
-            }
+            // Legacy frames carry whole calls `{name, arguments: {...}}`, or OpenAI-style deltas
+            // (`{index, id, function: {name}}` then `{index, function: {arguments}}`), or null
+            // "finalisation" entries, which carry nothing and are skipped.
+            let function = call.get("function").unwrap_or(call);
+            let arguments = match function
+                .get("arguments")
+                .or_else(|| function.get("parameters"))
+            {
+                Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
+                Some(Value::Null) | None => Cow::Borrowed(""),
+                Some(other) => Cow::Owned(other.to_string()),
+            };
+            self.tool_call_fragment(
+                call.get("index").and_then(Value::as_u64).map(|i| i as u32),
+                call.get("id").and_then(Value::as_str),
+                function.get("name").and_then(Value::as_str),
+                &arguments,
+            );
         }
         if let Some(choice) = frame.choices.0 {
+            if let Some(text) = choice.text {
+                self.content(&text.0);
+            }
             if let Some(delta) = choice.delta {
                 if let Some(reasoning) = delta.reasoning_content.or(delta.reasoning) {
                     self.reasoning(&reasoning.0);
@@ -209,7 +229,13 @@ impl ChunkWriter {
                     self.content(&content.0);
                 }
                 for call in delta.tool_calls.into_iter().flatten() {
-                    self.native_tool_call(call);
+                    let function = call.function.unwrap_or_default();
+                    self.tool_call_fragment(
+                        call.index,
+                        call.id.as_ref().map(|id| id.0.as_ref()),
+                        function.name.as_ref().map(|n| n.0.as_ref()),
+                        function.arguments.as_ref().map_or("", |a| a.0.as_ref()),
+                    );
                 }
             }
             if let Some(reason) = choice.finish_reason {
@@ -227,18 +253,27 @@ impl ChunkWriter {
         }
     }
 
-    fn native_tool_call(&mut self, call: NativeToolCall<'_>) {
-        let index = call.index.unwrap_or(self.tool_calls.saturating_sub(1));
-        let function = call.function.unwrap_or_default();
-        let arguments = function.arguments.as_ref().map_or("", |a| a.0.as_ref());
+    /// One piece of a tool call: a new call (it has a name) or more of a call's arguments.
+    fn tool_call_fragment(
+        &mut self,
+        index: Option<u32>,
+        id: Option<&str>,
+        name: Option<&str>,
+        arguments: &str,
+    ) {
+        let name = name.filter(|n| !n.is_empty());
+        let index = match (index, name) {
+            (Some(index), _) => index,
+            (None, Some(_)) => self.tool_calls,
+            (None, None) => self.tool_calls.saturating_sub(1),
+        };
         if index >= self.tool_calls {
             // A new call: OpenAI clients need id, type and name on its first delta.
-            let id = call
-                .id
-                .map(|id| id.0.into_owned())
+            let Some(name) = name else { return };
+            let id = id
                 .filter(|id| !id.is_empty())
+                .map(str::to_owned)
                 .unwrap_or_else(|| tool_call_id(&self.options.ctx.id, index as usize));
-            let name = function.name.as_ref().map_or("", |n| n.0.as_ref());
             self.tool_call_delta(index, Some(&id), Some(name), arguments);
         } else if !arguments.is_empty() {
             self.tool_call_delta(index, None, None, arguments);
@@ -364,6 +399,10 @@ impl ChunkWriter {
         finish_reason: Option<FinishReason>,
         usage: Option<Usage>,
     ) {
+        if self.options.format == StreamFormat::TextCompletion {
+            self.write_text_chunk(delta.content, finish_reason, usage);
+            return;
+        }
         let choices = [ChunkChoice {
             index: 0,
             delta,
@@ -381,6 +420,35 @@ impl ChunkWriter {
         };
         self.out.extend_from_slice(b"data: ");
         // Writing plain structs to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.out, &chunk);
+        self.out.extend_from_slice(b"\n\n");
+    }
+
+    /// Legacy completions have only text: reasoning and role deltas are not sent.
+    fn write_text_chunk(
+        &mut self,
+        text: Option<&str>,
+        finish_reason: Option<FinishReason>,
+        usage: Option<Usage>,
+    ) {
+        if text.is_none() && finish_reason.is_none() && usage.is_none() {
+            return;
+        }
+        let choices = [TextChoice {
+            text: text.unwrap_or(""),
+            index: 0,
+            logprobs: None,
+            finish_reason,
+        }];
+        let chunk = TextCompletion {
+            id: &self.options.ctx.id,
+            object: "text_completion",
+            created: self.options.ctx.created,
+            model: &self.options.ctx.model,
+            choices: if usage.is_some() { &[] } else { &choices },
+            usage,
+        };
+        self.out.extend_from_slice(b"data: ");
         let _ = serde_json::to_writer(&mut self.out, &chunk);
         self.out.extend_from_slice(b"\n\n");
     }
@@ -554,6 +622,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for FirstChoice<'a> {
 struct NativeChoice<'a> {
     #[serde(default, borrow)]
     delta: Option<NativeDelta<'a>>,
+    /// `text_completion` chunks carry their text here.
+    #[serde(default, borrow)]
+    text: Option<Text<'a>>,
     #[serde(default, borrow)]
     finish_reason: Option<Text<'a>>,
 }
@@ -606,6 +677,7 @@ mod tests {
             tool_names: Vec::new(),
             stop: Vec::new(),
             split_think: false,
+            format: StreamFormat::ChatCompletion,
         }
     }
 
@@ -843,6 +915,32 @@ mod tests {
         let ev = translate_with(opts, &legacy_frames(&["Hello", " there"]), 1000);
         assert_eq!(ev[0]["choices"][0]["delta"]["content"], "Hello");
         assert_eq!(ev[1]["choices"][0]["delta"]["content"], " there");
+    }
+
+    #[test]
+    fn legacy_frames_with_openai_style_tool_call_deltas() {
+        let input = concat!(
+            "data: {\"response\":\"\",\"tool_calls\":[{\"id\":\"abc\",\"type\":\"function\",\"index\":0,\"function\":{\"name\":\"get_weather\"}}]}\n\n",
+            "data: {\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"location\\\":\"}}]}\n\n",
+            "data: {\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}}]}\n\n",
+            "data: {\"tool_calls\":[{\"id\":null,\"type\":null,\"function\":{\"name\":null,\"arguments\":null}}]}\n\n",
+            "data: {\"response\":\"\",\"tool_calls\":[{\"name\":\"second\",\"arguments\":{}}]}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let ev = events(&translate(input, 11, false));
+        let args: String = ev
+            .iter()
+            .filter_map(|e| {
+                e["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"].as_str()
+            })
+            .collect();
+        assert_eq!(ev[0]["choices"][0]["delta"]["tool_calls"][0]["id"], "abc");
+        assert!(args.starts_with("{\"location\":\"Paris\"}"));
+        let second = &ev[3]["choices"][0]["delta"]["tool_calls"][0];
+        assert_eq!(second["index"], 1);
+        assert_eq!(second["function"]["name"], "second");
+        assert_eq!(second["function"]["arguments"], "{}");
+        assert_eq!(ev[4]["choices"][0]["finish_reason"], "tool_calls");
     }
 
     #[test]

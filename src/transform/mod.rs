@@ -4,6 +4,8 @@
 pub mod chat;
 pub mod chat_request;
 pub mod chat_stream;
+pub mod completions;
+pub mod json_body;
 pub mod openai;
 pub mod sse;
 pub mod text_filters;

@@ -231,6 +231,59 @@ pub struct FunctionDelta<'a> {
     pub arguments: &'a str,
 }
 
+// ---------- Legacy completions ----------
+
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    #[serde(default)]
+    pub model: Option<String>,
+    pub prompt: Value,
+    #[serde(default)]
+    pub stream: Option<bool>,
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    pub max_tokens: Option<u64>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    #[serde(default)]
+    pub seed: Option<i64>,
+    #[serde(default)]
+    pub frequency_penalty: Option<f64>,
+    #[serde(default)]
+    pub presence_penalty: Option<f64>,
+    #[serde(default)]
+    pub stop: Option<Value>,
+    #[serde(default)]
+    pub n: Option<u32>,
+    #[serde(default)]
+    pub echo: Option<bool>,
+    #[serde(default)]
+    pub suffix: Option<String>,
+}
+
+/// A `text_completion` (whole, or one streamed chunk).
+#[derive(Debug, Serialize)]
+pub struct TextCompletion<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created: u64,
+    pub model: &'a str,
+    pub choices: &'a [TextChoice<'a>],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TextChoice<'a> {
+    pub text: &'a str,
+    pub index: u32,
+    pub logprobs: Option<()>,
+    pub finish_reason: Option<FinishReason>,
+}
+
 // ---------- Models ----------
 
 #[derive(Debug, Serialize)]

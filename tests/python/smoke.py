@@ -1,0 +1,185 @@
+"""Smoke test of the gateway with the official `openai` Python SDK.
+
+Usage: python smoke.py <gateway-url>   (e.g. http://127.0.0.1:40123; `/v1` is appended)
+Normally started by tests/python/run.sh, which also starts the gateway.
+Prints `python smoke: N passed, M failed` and exits non-zero if anything failed.
+"""
+
+import json
+import sys
+import traceback
+
+import openai
+from openai import OpenAI
+
+KEY = "sk-test-abc123"
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Get the current weather for a city",
+            "parameters": {
+                "type": "object",
+                "properties": {"location": {"type": "string", "description": "City name"}},
+                "required": ["location"],
+            },
+        },
+    }
+]
+
+
+def user(text):
+    return [{"role": "user", "content": text}]
+
+
+def make_client(base_url, api_key=KEY):
+    # No retries: 429/5xx must surface instead of being retried after Retry-After.
+    return OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=15.0)
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def test_models_list(c):
+    page = c.models.list()
+    ids = [m.id for m in page.data]
+    check(page.object == "list", f"object list, got {page.object!r}")
+    for want in ("gpt-4", "gpt-3.5-turbo", "@cf/meta/llama-3-8b-instruct"):
+        check(want in ids, f"{want} listed")
+    check(len(ids) == len(set(ids)), "ids are unique")
+    for m in page.data:
+        check(m.object == "model" and isinstance(m.created, int) and m.owned_by, f"model entry {m}")
+    m = c.models.retrieve("@cf/meta/llama-3.3-70b-instruct-fp8-fast")
+    check(m.id == "@cf/meta/llama-3.3-70b-instruct-fp8-fast", f"retrieve by @cf id, got {m.id}")
+    check(c.models.retrieve("gpt-4").id == "gpt-4", "retrieve alias")
+
+
+def test_chat_legacy(c):
+    r = c.chat.completions.create(model="gpt-3.5-turbo", messages=user("Hello from Python"))
+    check(r.object == "chat.completion", f"object {r.object}")
+    check(r.id.startswith("chatcmpl-"), f"id {r.id}")
+    check(r.model == "gpt-3.5-turbo", f"model echoes the request, got {r.model}")
+    ch = r.choices[0]
+    check(ch.message.role == "assistant", "role")
+    check(ch.message.content == "Emulated answer from llama-3-8b-instruct. You said: Hello from Python", repr(ch.message.content))
+    check(ch.finish_reason == "stop", f"finish_reason {ch.finish_reason}")
+    u = r.usage
+    check(u.total_tokens == u.prompt_tokens + u.completion_tokens, f"usage {u}")
+
+
+def test_chat_native_reasoning(c):
+    r = c.chat.completions.create(model="gpt-4", messages=user("Hi [[emu:tokens=3]]"))
+    msg = r.choices[0].message
+    check(msg.content == "w1 w2 w3", repr(msg.content))
+    reasoning = (msg.model_extra or {}).get("reasoning_content")
+    check(isinstance(reasoning, str) and reasoning, f"reasoning_content present, got {reasoning!r}")
+    check(r.choices[0].finish_reason == "stop", "finish stop")
+
+
+def test_chat_stream(c):
+    stream = c.chat.completions.create(
+        model="gpt-3.5-turbo",
+        messages=user("stream please [[emu:tokens=5]]"),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    chunks = list(stream)
+    check(len(chunks) >= 3, f"several chunks, got {len(chunks)}")
+    check(len({ch.id for ch in chunks}) == 1, "one id for the whole stream")
+    check(all(ch.object == "chat.completion.chunk" for ch in chunks), "chunk objects")
+    with_choices = [ch for ch in chunks if ch.choices]
+    check(with_choices[0].choices[0].delta.role == "assistant", "role in the first delta")
+    text = "".join(ch.choices[0].delta.content or "" for ch in with_choices)
+    check(text == "w1 w2 w3 w4 w5", repr(text))
+    finishes = [ch.choices[0].finish_reason for ch in with_choices if ch.choices[0].finish_reason]
+    check(finishes == ["stop"], f"finish_reason exactly once, got {finishes}")
+    last = chunks[-1]
+    check(last.choices == [] and last.usage is not None, "final usage chunk with choices []")
+    check(last.usage.completion_tokens == 5, f"usage {last.usage}")
+
+
+def test_stream_tool_call(c):
+    stream = c.chat.completions.create(
+        model="gpt-4", messages=user("Weather in Paris? [[emu:tool]]"), tools=TOOLS, stream=True
+    )
+    calls = {}
+    finish = []
+    for ch in stream:
+        if not ch.choices:
+            continue
+        d = ch.choices[0].delta
+        for tc in d.tool_calls or []:
+            slot = calls.setdefault(tc.index, {"id": tc.id, "name": "", "arguments": ""})
+            if tc.function and tc.function.name:
+                slot["name"] += tc.function.name
+            if tc.function and tc.function.arguments:
+                slot["arguments"] += tc.function.arguments
+        if ch.choices[0].finish_reason:
+            finish.append(ch.choices[0].finish_reason)
+    check(finish == ["tool_calls"], f"finish {finish}")
+    check(len(calls) == 1 and calls[0]["id"], f"one call with an id: {calls}")
+    check(calls[0]["name"] == "get_weather", calls[0]["name"])
+    check(json.loads(calls[0]["arguments"]) == {"location": "Paris"}, calls[0]["arguments"])
+
+
+def test_auth_error(base_url):
+    try:
+        make_client(base_url, api_key="sk-wrong").chat.completions.create(model="gpt-4", messages=user("hi"))
+    except openai.AuthenticationError as e:
+        check(e.status_code == 401, f"status {e.status_code}")
+        check(e.code == "invalid_api_key", f"code {e.code}")
+        check(isinstance(e.body, dict) and e.body.get("type") == "authentication_error", f"body {e.body}")
+        return
+    raise AssertionError("expected openai.AuthenticationError")
+
+
+def test_not_found_and_rate_limit(c):
+    try:
+        c.chat.completions.create(model="gpt-does-not-exist", messages=user("hi"))
+        raise AssertionError("expected openai.NotFoundError")
+    except openai.NotFoundError as e:
+        check(e.code == "model_not_found", f"code {e.code}")
+    try:
+        c.chat.completions.create(model="gpt-4", messages=user("hi [[emu:error=3040]]"))
+        raise AssertionError("expected openai.RateLimitError")
+    except openai.RateLimitError as e:
+        check(e.status_code == 429, f"status {e.status_code}")
+        check((e.response.headers.get("retry-after") or "").isdigit(), "Retry-After header")
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    base_url = sys.argv[1].rstrip("/") + "/v1"
+    c = make_client(base_url)
+    tests = [
+        ("models list/retrieve", lambda: test_models_list(c)),
+        ("plain chat (legacy)", lambda: test_chat_legacy(c)),
+        ("plain chat (native, reasoning_content)", lambda: test_chat_native_reasoning(c)),
+        ("streamed chat with include_usage", lambda: test_chat_stream(c)),
+        ("streamed tool call", lambda: test_stream_tool_call(c)),
+        ("auth error", lambda: test_auth_error(base_url)),
+        ("not found / rate limit errors", lambda: test_not_found_and_rate_limit(c)),
+    ]
+    passed = failed = 0
+    print(f"smoke.py: openai {openai.__version__} against {base_url}")
+    for name, fn in tests:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - report every failure and continue
+            failed += 1
+            print(f"FAIL {name}")
+            traceback.print_exc()
+        else:
+            passed += 1
+            print(f"ok   {name}")
+    print(f"python smoke: {passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
