@@ -21,11 +21,7 @@ pub async fn completions(
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
     let plan = plan_chat(&body, &cx.config.aliases)?;
-    let ctx = CompletionContext {
-        id: format!("chatcmpl-{}", uuid::Uuid::new_v4().simple()),
-        created: (js_sys::Date::now() / 1000.0) as u64,
-        model: plan.model.requested.clone(),
-    };
+    let ctx = new_context("chatcmpl", &plan.model.requested);
     if !plan.stream {
         // `n` choices are `n` runs, made concurrently.
         let runs = std::iter::once(&plan.upstream_input)
@@ -58,11 +54,7 @@ pub async fn legacy_completions(
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
     let plan = plan_completion(&body, &cx.config.aliases)?;
-    let ctx = CompletionContext {
-        id: format!("cmpl-{}", uuid::Uuid::new_v4().simple()),
-        created: (js_sys::Date::now() / 1000.0) as u64,
-        model: plan.model.requested.clone(),
-    };
+    let ctx = new_context("cmpl", &plan.model.requested);
     let model = plan.model.upstream_id.as_str();
     if !plan.stream {
         let runs = plan
@@ -119,5 +111,14 @@ async fn run_to_json(
             code: None,
             message: format!("`{model}` answered with a byte stream to a non-streaming request."),
         }),
+    }
+}
+
+/// A fresh id (`<prefix>-<uuid>`), the current time, and the model name the client sent.
+fn new_context(prefix: &str, requested_model: &str) -> CompletionContext {
+    CompletionContext {
+        id: format!("{prefix}-{}", uuid::Uuid::new_v4().simple()),
+        created: (js_sys::Date::now() / 1000.0) as u64,
+        model: requested_model.to_owned(),
     }
 }

@@ -81,6 +81,33 @@ impl UpstreamUsage {
     }
 }
 
+/// Parses a Workers AI text-generation answer; anything unreadable is an upstream error (502).
+pub(crate) fn parse_text_output(output_json: &str) -> Result<TextOutput, GatewayError> {
+    serde_json::from_str(output_json).map_err(|err| GatewayError::Upstream {
+        code: None,
+        message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
+    })
+}
+
+/// Why an answer ended: tool calls win; then a stop sequence or upstream's own reason; then the
+/// token limit; otherwise a natural stop.
+pub fn finish_reason(
+    has_tool_calls: bool,
+    upstream: Option<FinishReason>,
+    completion_tokens: u64,
+    max_tokens: u32,
+) -> FinishReason {
+    if has_tool_calls {
+        FinishReason::ToolCalls
+    } else if let Some(reason) = upstream {
+        reason
+    } else if completion_tokens >= u64::from(max_tokens) {
+        FinishReason::Length
+    } else {
+        FinishReason::Stop
+    }
+}
+
 /// Rough token count for text when upstream reports none (about four characters a token).
 pub fn estimate_tokens(text: &str) -> u64 {
     (text.chars().count() as u64).div_ceil(4)
@@ -188,11 +215,7 @@ fn chat_choice(
     ctx: &CompletionContext,
     plan: &ChatPlan,
 ) -> Result<(ChatChoice, Usage), GatewayError> {
-    let output: TextOutput =
-        serde_json::from_str(output_json).map_err(|err| GatewayError::Upstream {
-            code: None,
-            message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
-        })?;
+    let output = parse_text_output(output_json)?;
     let (mut message, mut upstream_finish, usage) =
         assistant_message(output, ctx, &plan.tool_names)?;
     if let Some(content) = message.content.as_mut() {
@@ -207,15 +230,12 @@ fn chat_choice(
             estimate_tokens(message.content.as_deref().unwrap_or_default()),
         )
     });
-    let finish_reason = if !message.tool_calls.is_empty() {
-        FinishReason::ToolCalls
-    } else if let Some(reason) = upstream_finish {
-        FinishReason::from_upstream(&reason)
-    } else if usage.completion_tokens >= u64::from(plan.max_tokens) {
-        FinishReason::Length
-    } else {
-        FinishReason::Stop
-    };
+    let finish_reason = finish_reason(
+        !message.tool_calls.is_empty(),
+        upstream_finish.as_deref().map(FinishReason::from_upstream),
+        usage.completion_tokens,
+        plan.max_tokens,
+    );
     let choice = ChatChoice {
         index,
         message,

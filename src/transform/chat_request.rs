@@ -46,20 +46,12 @@ struct TextGenerationInput<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    frequency_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    presence_penalty: Option<f64>,
+    #[serde(flatten)]
+    sampling: Sampling,
     #[serde(skip_serializing_if = "Option::is_none")]
     tools: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tool_choice: Option<&'a Value>,
+    tool_choice: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     response_format: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -91,7 +83,7 @@ enum UpstreamContent<'a> {
 }
 
 /// Workers AI's documented seed range.
-pub(crate) const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
+const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
 /// OpenAI accepts at most four stop sequences.
 const MAX_STOP_SEQUENCES: usize = 4;
 /// Most choices one request may ask for: each is a separate, billed Workers AI run.
@@ -137,13 +129,16 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
     // OpenAI-compatible models (GLM) take these parameters natively; for the others the gateway
     // does what it can itself.
     let native = model.spec.accepts_openai_parameters();
-    let temperature = check_range("temperature", request.temperature, 0.0, 2.0)?;
-    let top_p = check_range("top_p", request.top_p, 0.0, 1.0)?.map(|p| p.max(0.001));
-    let (penalty_min, penalty_max) = model.spec.penalty_range();
-    let frequency_penalty = check_range("frequency_penalty", request.frequency_penalty, -2.0, 2.0)?
-        .map(|p| p.clamp(penalty_min, penalty_max));
-    let presence_penalty = check_range("presence_penalty", request.presence_penalty, -2.0, 2.0)?
-        .map(|p| p.clamp(penalty_min, penalty_max));
+    let sampling = Sampling::plan(
+        SamplingRequest {
+            temperature: request.temperature,
+            top_p: request.top_p,
+            seed: request.seed,
+            frequency_penalty: request.frequency_penalty,
+            presence_penalty: request.presence_penalty,
+        },
+        &model,
+    )?;
     let max_tokens = plan_max_tokens(request.max_completion_tokens, request.max_tokens, &model)?;
     let stop = stop_sequences(request.stop.as_ref())?;
     let response_format = json_mode(request.response_format.as_ref(), &model)?;
@@ -167,6 +162,7 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
         .collect();
     let messages = upstream_messages(&conversation, &model)?;
+    let tool_choice = upstream_tool_choice(tools.is_some(), tool_choice, &model);
 
     // Workers AI's JSON mode does not stream: ask for the whole answer, stream it to the client.
     let upstream_stream = stream && response_format.is_none();
@@ -174,13 +170,9 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         messages,
         max_tokens,
         stream: upstream_stream,
-        temperature,
-        top_p,
-        seed: request.seed.map(|s| s.clamp(SEED_RANGE.0, SEED_RANGE.1)),
-        frequency_penalty,
-        presence_penalty,
+        sampling,
         tools,
-        tool_choice: tool_choice.filter(|_| native),
+        tool_choice,
         response_format,
         stop: (native && !stop.is_empty()).then_some(stop.as_slice()),
         reasoning_effort: reasoning_effort.filter(|_| model.spec.accepts_reasoning_effort()),
@@ -196,10 +188,8 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
     };
     let upstream_input = encode(&input)?;
     let mut extra_inputs = Vec::new();
-    for run in 1..i64::from(n) {
-        input.seed = request
-            .seed
-            .map(|s| s.saturating_add(run).clamp(SEED_RANGE.0, SEED_RANGE.1));
+    for run in 1..n {
+        input.sampling.seed = seed_for_run(request.seed, run);
         extra_inputs.push(encode(&input)?);
     }
     Ok(ChatPlan {
@@ -369,6 +359,77 @@ fn plan_tools<'a>(
         ));
     }
     Ok((Some(tools), choice))
+}
+
+/// The sampling parameters a client sent, before validation.
+pub(crate) struct SamplingRequest {
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub seed: Option<i64>,
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
+}
+
+/// Sampling parameters as Workers AI takes them: checked against OpenAI's ranges (a 400 outside
+/// them), then fitted to the model's documented ranges — never rescaled.
+#[derive(Debug, Clone, Default, Serialize)]
+pub(crate) struct Sampling {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    presence_penalty: Option<f64>,
+}
+
+impl Sampling {
+    pub(crate) fn plan(
+        request: SamplingRequest,
+        model: &ResolvedModel,
+    ) -> Result<Self, GatewayError> {
+        let (penalty_min, penalty_max) = model.spec.penalty_range();
+        let penalty = |param, value| {
+            check_range(param, value, -2.0, 2.0)
+                .map(|p| p.map(|p| p.clamp(penalty_min, penalty_max)))
+        };
+        Ok(Sampling {
+            temperature: check_range("temperature", request.temperature, 0.0, 2.0)?,
+            // Some models document a minimum of 0.001.
+            top_p: check_range("top_p", request.top_p, 0.0, 1.0)?.map(|p| p.max(0.001)),
+            seed: seed_for_run(request.seed, 0),
+            frequency_penalty: penalty("frequency_penalty", request.frequency_penalty)?,
+            presence_penalty: penalty("presence_penalty", request.presence_penalty)?,
+        })
+    }
+}
+
+/// The seed of run `run` of a multi-choice request: distinct runs, reproducible with a seed.
+pub(crate) fn seed_for_run(seed: Option<i64>, run: u32) -> Option<i64> {
+    seed.map(|s| {
+        s.saturating_add(i64::from(run))
+            .clamp(SEED_RANGE.0, SEED_RANGE.1)
+    })
+}
+
+/// `tool_choice` as sent upstream: GLM takes OpenAI's natively; Mistral only calls tools when
+/// `auto` is stated; the others have no such parameter (a named choice already narrowed the tools).
+fn upstream_tool_choice(
+    has_tools: bool,
+    choice: Option<&Value>,
+    model: &ResolvedModel,
+) -> Option<Value> {
+    if !has_tools {
+        return None;
+    }
+    if model.spec.accepts_openai_parameters() {
+        return choice.cloned();
+    }
+    (model.upstream_id == "@cf/mistralai/mistral-small-3.1-24b-instruct")
+        .then(|| Value::from("auto"))
 }
 
 /// Tool definitions in the form Workers AI validates: `{type: "function", function: {name,

@@ -13,8 +13,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::chat::{
-    estimate_tokens, normalize_tool_call, recover_leaked_tool_calls, tool_call_id,
-    CompletionContext, TextOutput, UpstreamUsage,
+    estimate_tokens, finish_reason, normalize_tool_call, parse_text_output,
+    recover_leaked_tool_calls, tool_call_id, CompletionContext, UpstreamUsage,
 };
 use super::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, TextChoice, TextCompletion,
@@ -97,11 +97,7 @@ impl ChatStream {
     /// Upstream answered a whole JSON document instead of a stream (some models do): emit it as
     /// a complete stream.
     pub fn whole_output(&mut self, output_json: &str) -> Result<Vec<u8>, GatewayError> {
-        let output: TextOutput =
-            serde_json::from_str(output_json).map_err(|err| GatewayError::Upstream {
-                code: None,
-                message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
-            })?;
+        let output = parse_text_output(output_json)?;
         let (message, finish, usage) = super::chat::assistant_message(
             output,
             &self.writer.options.ctx,
@@ -471,15 +467,12 @@ impl ChunkWriter {
                 self.content_chars.div_ceil(4),
             )
         });
-        let finish = if self.tool_calls > 0 {
-            FinishReason::ToolCalls
-        } else if let Some(reason) = self.upstream_finish {
-            reason
-        } else if usage.completion_tokens >= u64::from(self.options.max_tokens) {
-            FinishReason::Length
-        } else {
-            FinishReason::Stop
-        };
+        let finish = finish_reason(
+            self.tool_calls > 0,
+            self.upstream_finish,
+            usage.completion_tokens,
+            self.options.max_tokens,
+        );
         self.write_chunk(Delta::default(), Some(finish), None);
         if self.options.include_usage {
             self.write_chunk(Delta::default(), None, Some(usage));

@@ -4,8 +4,13 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::chat::{assistant_message, estimate_tokens, first_stop, CompletionContext, TextOutput};
-use super::chat_request::{check_range, plan_max_tokens, stop_sequences, MAX_CHOICES, SEED_RANGE};
+use super::chat::{
+    assistant_message, estimate_tokens, finish_reason, first_stop, parse_text_output,
+    CompletionContext,
+};
+use super::chat_request::{
+    plan_max_tokens, seed_for_run, stop_sequences, Sampling, SamplingRequest, MAX_CHOICES,
+};
 use super::openai::{CompletionRequest, FinishReason, TextChoice, TextCompletion, Usage};
 use crate::error::GatewayError;
 use crate::models::{self, AliasOverrides, ResolvedModel};
@@ -30,16 +35,8 @@ struct PromptInput<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    seed: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    frequency_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    presence_penalty: Option<f64>,
+    #[serde(flatten)]
+    sampling: Sampling,
 }
 
 pub fn plan_completion(
@@ -82,27 +79,28 @@ pub fn plan_completion(
             Some("stream"),
         ));
     }
-    let (penalty_min, penalty_max) = model.spec.penalty_range();
     let max_tokens = plan_max_tokens(None, request.max_tokens, &model)?;
+    let sampling = Sampling::plan(
+        SamplingRequest {
+            temperature: request.temperature,
+            top_p: request.top_p,
+            seed: request.seed,
+            frequency_penalty: request.frequency_penalty,
+            presence_penalty: request.presence_penalty,
+        },
+        &model,
+    )?;
     let mut input = PromptInput {
         prompt: "",
         max_tokens,
         stream,
-        temperature: check_range("temperature", request.temperature, 0.0, 2.0)?,
-        top_p: check_range("top_p", request.top_p, 0.0, 1.0)?.map(|p| p.max(0.001)),
-        seed: None,
-        frequency_penalty: check_range("frequency_penalty", request.frequency_penalty, -2.0, 2.0)?
-            .map(|p| p.clamp(penalty_min, penalty_max)),
-        presence_penalty: check_range("presence_penalty", request.presence_penalty, -2.0, 2.0)?
-            .map(|p| p.clamp(penalty_min, penalty_max)),
+        sampling,
     };
     let mut upstream_inputs = Vec::with_capacity(prompts.len() * n as usize);
     for prompt in &prompts {
-        for sample in 0..i64::from(n) {
+        for sample in 0..n {
             input.prompt = prompt;
-            input.seed = request
-                .seed
-                .map(|s| s.saturating_add(sample).clamp(SEED_RANGE.0, SEED_RANGE.1));
+            input.sampling.seed = seed_for_run(request.seed, sample);
             upstream_inputs.push(serde_json::to_string(&input).map_err(|err| {
                 GatewayError::Internal(format!("could not encode the upstream request: {err}"))
             })?);
@@ -161,11 +159,7 @@ pub fn completion_from_outputs(
     let mut completion_tokens = 0;
     let mut prompt_tokens = 0;
     for (index, output_json) in outputs.iter().enumerate() {
-        let output: TextOutput =
-            serde_json::from_str(output_json).map_err(|err| GatewayError::Upstream {
-                code: None,
-                message: format!("Workers AI returned an answer this gateway cannot read ({err})."),
-            })?;
+        let output = parse_text_output(output_json)?;
         let (message, upstream_finish, usage) = assistant_message(output, ctx, &[])?;
         let mut text = message.content.unwrap_or_default();
         let stopped = match first_stop(&text, &plan.stop) {
@@ -181,15 +175,16 @@ pub fn completion_from_outputs(
             .map_or("", String::as_str);
         let usage =
             usage.unwrap_or_else(|| Usage::new(estimate_tokens(prompt), estimate_tokens(&text)));
-        finishes.push(if stopped {
-            FinishReason::Stop
-        } else if let Some(reason) = upstream_finish {
-            FinishReason::from_upstream(&reason)
-        } else if usage.completion_tokens >= u64::from(plan.max_tokens) {
-            FinishReason::Length
-        } else {
-            FinishReason::Stop
-        });
+        let upstream_finish = match stopped {
+            true => Some(FinishReason::Stop),
+            false => upstream_finish.as_deref().map(FinishReason::from_upstream),
+        };
+        finishes.push(finish_reason(
+            false,
+            upstream_finish,
+            usage.completion_tokens,
+            plan.max_tokens,
+        ));
         if plan.echo {
             text.insert_str(0, prompt);
         }
