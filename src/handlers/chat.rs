@@ -43,6 +43,7 @@ pub async fn completions(
         stop: plan.stop.clone(),
         split_think: plan.splits_think_tags(),
         format: StreamFormat::ChatCompletion,
+        echo: String::new(),
     });
     Ok(http::event_stream(translated(output, translator).await?))
 }
@@ -79,6 +80,10 @@ pub async fn legacy_completions(
         stop: plan.stop.clone(),
         split_think: plan.model.spec.capabilities.reasoning,
         format: StreamFormat::TextCompletion,
+        echo: match plan.echo {
+            true => plan.prompts.first().cloned().unwrap_or_default(),
+            false => String::new(),
+        },
     });
     Ok(http::event_stream(translated(output, translator).await?))
 }

@@ -21,11 +21,11 @@ extern "C" {
     #[wasm_bindgen(js_name = errorMessage)]
     fn error_message(error: &JsValue) -> String;
 
-    #[wasm_bindgen(catch, js_name = primeStream)]
-    async fn prime_stream(upstream: &ReadableStream) -> Result<JsValue, JsValue>;
-
-    #[wasm_bindgen(js_name = translateStream)]
-    fn translate_stream(primed: &JsValue, translator: JsValue) -> ReadableStream;
+    #[wasm_bindgen(catch, js_name = translateStream)]
+    async fn translate_stream(
+        upstream: &ReadableStream,
+        translator: JsValue,
+    ) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(js_name = streamOf)]
     fn stream_of(bytes: &[u8]) -> ReadableStream;
@@ -83,19 +83,17 @@ impl StreamTranslator {
     }
 }
 
-/// Returns a stream of OpenAI SSE translated from `upstream` by `translator`. Waits for the
-/// first upstream chunk, so a failure before it is an `Err` (an HTTP error) and not a 200.
+/// Returns a stream of OpenAI SSE translated from `upstream` by `translator`. Resolves at the
+/// first translated output, so a failure before the client sees anything is an `Err` (an HTTP
+/// error with the mapped status) rather than a 200.
 pub async fn translate(
     upstream: &ReadableStream,
     translator: ChatStream,
 ) -> Result<ReadableStream, GatewayError> {
-    let primed = prime_stream(upstream)
+    translate_stream(upstream, StreamTranslator { inner: translator }.into())
         .await
-        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
-    Ok(translate_stream(
-        &primed,
-        StreamTranslator { inner: translator }.into(),
-    ))
+        .map(JsCast::unchecked_into)
+        .map_err(|err| upstream_error_from_message(&error_message(&err)))
 }
 
 /// A stream holding already-translated bytes.

@@ -20,24 +20,37 @@ export function errorMessage(error) {
 
 const encoder = new TextEncoder();
 
-/**
- * Reads the first chunk of `upstream`, so that a stream failing before its first byte becomes an
- * HTTP error (thrown here) rather than a 200 with only an error event.
- */
-export async function primeStream(upstream) {
-  const reader = upstream.getReader();
-  const first = await reader.read();
-  return { reader, first };
-}
+const toBytes = (value) => (typeof value === "string" ? encoder.encode(value) : value);
 
 /**
- * Pipes a primed upstream (see primeStream) through `translator` (a Rust object with push(bytes) -> bytes,
- * finish() -> bytes, fail(message) -> bytes and free()). Pull-based: nothing is read from
- * upstream until the client wants more, so memory stays flat however long the stream is.
+ * Pipes `upstream` through `translator` (a Rust object with push(bytes) -> bytes,
+ * finish() -> bytes, fail(message) -> bytes and free()).
+ *
+ * Resolves once the translator has produced its first output, so that an upstream failure before
+ * the client would see anything rejects here and becomes an HTTP error, not a 200 stream with only
+ * an error event. After that the stream is pull-based: nothing is read from upstream until the
+ * client wants more, so memory stays flat however long the stream is.
  */
-export function translateStream(primed, translator) {
-  const reader = primed.reader;
-  let pending = primed.first;
+export async function translateStream(upstream, translator) {
+  const reader = upstream.getReader();
+  let first;
+  let finished = false;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) {
+        first = translator.finish();
+        finished = true;
+        break;
+      }
+      first = translator.push(toBytes(value));
+      if (first.length) break;
+    }
+  } catch (error) {
+    translator.free();
+    reader.cancel(error).catch(() => {});
+    throw error;
+  }
   let closed = false;
   const close = (controller) => {
     if (closed) return;
@@ -47,19 +60,21 @@ export function translateStream(primed, translator) {
   };
   return new ReadableStream(
     {
+      start(controller) {
+        controller.enqueue(first);
+        if (finished) close(controller);
+      },
       async pull(controller) {
         try {
           for (;;) {
-            const { value, done } = pending ?? (await reader.read());
-            pending = undefined;
+            const { value, done } = await reader.read();
             if (done) {
               const tail = translator.finish();
               if (tail.length) controller.enqueue(tail);
               close(controller);
               return;
             }
-            const bytes = typeof value === "string" ? encoder.encode(value) : value;
-            const out = translator.push(bytes);
+            const out = translator.push(toBytes(value));
             if (out.length) {
               controller.enqueue(out);
               return;

@@ -175,9 +175,10 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         tool_choice,
         response_format,
         stop: (native && !stop.is_empty()).then_some(stop.as_slice()),
-        reasoning_effort: reasoning_effort.filter(|_| model.spec.accepts_reasoning_effort()),
-        // Qwen3 thinks unless told not to; that is its way of taking a "none" effort.
-        chat_template_kwargs: (model.upstream_id == "@cf/qwen/qwen3-30b-a3b-fp8"
+        reasoning_effort: reasoning_effort.and_then(|effort| upstream_effort(effort, &model)),
+        // Qwen3 and GLM think unless told not to: that is how they take a "none" effort.
+        chat_template_kwargs: (model.spec.capabilities.reasoning
+            && model.spec.family == crate::models::Family::OpenAiNativeText
             && matches!(reasoning_effort, Some("none" | "minimal")))
         .then(|| json!({"enable_thinking": false})),
     };
@@ -361,6 +362,23 @@ fn plan_tools<'a>(
     Ok((Some(tools), choice))
 }
 
+/// `reasoning_effort` for models that take one: their schemas allow low, medium and high, so
+/// OpenAI's wider scale is folded onto that (`none`/`minimal` turn thinking off where possible).
+fn upstream_effort(effort: &str, model: &ResolvedModel) -> Option<&'static str> {
+    if !model.spec.accepts_reasoning_effort() {
+        return None;
+    }
+    match effort {
+        "none" | "minimal" if model.spec.family == crate::models::Family::ResponsesText => {
+            Some("low")
+        }
+        "none" | "minimal" => None,
+        "low" => Some("low"),
+        "medium" => Some("medium"),
+        _ => Some("high"),
+    }
+}
+
 /// The sampling parameters a client sent, before validation.
 pub(crate) struct SamplingRequest {
     pub temperature: Option<f64>,
@@ -426,7 +444,13 @@ fn upstream_tool_choice(
         return None;
     }
     if model.spec.accepts_openai_parameters() {
-        return choice.cloned();
+        // Legacy `function_call: {"name": …}` → OpenAI's `{"type": "function", "function": {…}}`.
+        return choice.map(|c| match c.get("name") {
+            Some(name) if c.get("type").is_none() => {
+                json!({"type": "function", "function": {"name": name}})
+            }
+            _ => c.clone(),
+        });
     }
     (model.upstream_id == "@cf/mistralai/mistral-small-3.1-24b-instruct")
         .then(|| Value::from("auto"))
@@ -1045,6 +1069,30 @@ mod tests {
         assert_eq!(glm["tool_choice"], "required");
         assert_eq!(glm["stop"], json!(["END"]));
         assert_eq!(glm["reasoning_effort"], "low");
+        let legacy_choice = input_of(
+            json!({"model":"gpt-5","messages":[{"role":"user","content":"x"}],
+            "functions":[{"name":"f"}],"function_call":{"name":"f"}}),
+        );
+        assert_eq!(
+            legacy_choice["tool_choice"],
+            json!({"type":"function","function":{"name":"f"}})
+        );
+        for (model, effort, sent, thinking_off) in [
+            ("gpt-5", "none", None, true),
+            ("gpt-5", "xhigh", Some("high"), false),
+            ("o3", "minimal", Some("low"), false),
+            ("gpt-4", "high", None, false),
+        ] {
+            let input = input_of(
+                json!({"model":model,"messages":[{"role":"user","content":"x"}],"reasoning_effort":effort}),
+            );
+            assert_eq!(input["reasoning_effort"].as_str(), sent, "{model} {effort}");
+            assert_eq!(
+                input.get("chat_template_kwargs").is_some(),
+                thinking_off,
+                "{model} {effort}"
+            );
+        }
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct ChatStreamOptions {
     pub split_think: bool,
     /// Chat chunks, or legacy `text_completion` chunks for `/v1/completions`.
     pub format: StreamFormat,
+    /// Text sent before the answer (the prompt, for `/v1/completions` with `echo`).
+    pub echo: String,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,9 +60,12 @@ pub struct ChatStream {
 
 impl ChatStream {
     pub fn new(options: ChatStreamOptions) -> Self {
+        let echo = options.echo.clone();
+        let mut writer = ChunkWriter::new(options);
+        writer.emit_content(&echo);
         ChatStream {
             decoder: SseDecoder::new(),
-            writer: ChunkWriter::new(options),
+            writer,
         }
     }
 
@@ -671,6 +676,7 @@ mod tests {
             stop: Vec::new(),
             split_think: false,
             format: StreamFormat::ChatCompletion,
+            echo: String::new(),
         }
     }
 
