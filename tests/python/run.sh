@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Python smoke test of the gateway with the official `openai` Python SDK.
 #   bash tests/python/run.sh
-# Creates /work/main/.venv (repo-root .venv) if missing and installs the pinned openai from
+# Creates .venv at the repo root if missing and installs the pinned openai from
 # tests/python/requirements.txt, starts the gateway with tests/python/serve.mjs on a free port,
 # runs smoke.py against it, and stops the server. Exits non-zero if anything fails.
 set -euo pipefail
