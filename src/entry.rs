@@ -31,22 +31,19 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let response = match GatewayConfig::load(|name| var(&env, name)) {
         Err(err) => http::error(&err),
         Ok(config) => {
-            let mut response = if req.method().as_ref() == "OPTIONS" {
+            let (mut response, cors) = if req.method().as_ref() == "OPTIONS" {
                 let requested = header(&req, "access-control-request-headers");
-                let response = http::empty(204);
-                for (name, value) in config
+                let cors = config
                     .cors
-                    .preflight_headers(origin.as_deref(), requested.as_deref())
-                {
-                    let _ = response.headers().set(name, &value);
-                }
-                response
+                    .preflight_headers(origin.as_deref(), requested.as_deref());
+                (http::empty(204), cors)
             } else {
-                handle(&mut req, &env, &config)
+                let response = handle(&mut req, &env, &config)
                     .await
-                    .unwrap_or_else(|err| http::error(&err))
+                    .unwrap_or_else(|err| http::error(&err));
+                (response, config.cors.response_headers(origin.as_deref()))
             };
-            for (name, value) in config.cors.response_headers(origin.as_deref()) {
+            for (name, value) in cors {
                 let _ = response.headers_mut().set(name, &value);
             }
             response

@@ -23,11 +23,9 @@ pub async fn completions(
     let plan = plan_chat(&body, &cx.config.aliases)?;
     let ctx = new_context("chatcmpl", &plan.model.requested);
     if !plan.stream {
-        // `n` choices are `n` runs, made concurrently.
-        let runs = std::iter::once(&plan.upstream_input)
-            .chain(&plan.extra_inputs)
-            .map(|input| run_to_json(cx, &plan.model.upstream_id, input));
-        let outputs = try_join_all(runs).await?;
+        // `n` choices are `n` runs.
+        let inputs = std::iter::once(&plan.upstream_input).chain(&plan.extra_inputs);
+        let outputs = run_all(cx, &plan.model.upstream_id, inputs).await?;
         let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
         let body = chat_completion_from_outputs(&outputs, &ctx, &plan)?;
         return Ok(http::json(200, body));
@@ -58,11 +56,7 @@ pub async fn legacy_completions(
     let ctx = new_context("cmpl", &plan.model.requested);
     let model = plan.model.upstream_id.as_str();
     if !plan.stream {
-        let runs = plan
-            .upstream_inputs
-            .iter()
-            .map(|input| run_to_json(cx, model, input));
-        let outputs = try_join_all(runs).await?;
+        let outputs = run_all(cx, model, &plan.upstream_inputs).await?;
         let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
         return Ok(http::json(
             200,
@@ -98,11 +92,25 @@ async fn translated(
         // Some models answer JSON even when asked to stream: still give the client a stream.
         AiOutput::Json(json) => ai::ready_stream(&translator.whole_output(&json)?),
         AiOutput::Bytes(bytes) => {
-            let mut out = translator.push(&bytes);
-            out.extend(translator.finish());
+            let mut out = translator.push(&bytes).to_vec();
+            out.extend_from_slice(translator.finish());
             ai::ready_stream(&out)
         }
     })
+}
+
+/// Runs every input on `model` concurrently; their JSON answers, in order.
+async fn run_all(
+    cx: &RequestContext<'_>,
+    model: &str,
+    inputs: impl IntoIterator<Item = &String>,
+) -> Result<Vec<String>, GatewayError> {
+    try_join_all(
+        inputs
+            .into_iter()
+            .map(|input| run_to_json(cx, model, input)),
+    )
+    .await
 }
 
 async fn run_to_json(

@@ -70,16 +70,17 @@ pub struct StreamTranslator {
 
 #[wasm_bindgen]
 impl StreamTranslator {
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<u8> {
-        self.inner.push(chunk)
+    // Each result is copied once, straight from the translator's reused buffer into JS.
+    pub fn push(&mut self, chunk: &[u8]) -> js_sys::Uint8Array {
+        self.inner.push(chunk).into()
     }
 
-    pub fn finish(&mut self) -> Vec<u8> {
-        self.inner.finish()
+    pub fn finish(&mut self) -> js_sys::Uint8Array {
+        self.inner.finish().into()
     }
 
-    pub fn fail(&mut self, message: &str) -> Vec<u8> {
-        self.inner.fail(message)
+    pub fn fail(&mut self, message: &str) -> js_sys::Uint8Array {
+        self.inner.fail(message).into()
     }
 }
 

@@ -33,19 +33,18 @@ const toBytes = (value) => (typeof value === "string" ? encoder.encode(value) : 
  */
 export async function translateStream(upstream, translator) {
   const reader = upstream.getReader();
-  let first;
-  let finished = false;
-  try {
+  // The next bytes for the client: reads (and translates) until there is output or an end.
+  const next = async () => {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) {
-        first = translator.finish();
-        finished = true;
-        break;
-      }
-      first = translator.push(toBytes(value));
-      if (first.length) break;
+      if (done) return { out: translator.finish(), done: true };
+      const out = translator.push(toBytes(value));
+      if (out.length) return { out, done: false };
     }
+  };
+  let first;
+  try {
+    first = await next();
   } catch (error) {
     translator.free();
     reader.cancel(error).catch(() => {});
@@ -58,28 +57,18 @@ export async function translateStream(upstream, translator) {
     controller.close();
     translator.free();
   };
+  const send = (controller, { out, done }) => {
+    if (out.length) controller.enqueue(out);
+    if (done) close(controller);
+  };
   return new ReadableStream(
     {
       start(controller) {
-        controller.enqueue(first);
-        if (finished) close(controller);
+        send(controller, first);
       },
       async pull(controller) {
         try {
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) {
-              const tail = translator.finish();
-              if (tail.length) controller.enqueue(tail);
-              close(controller);
-              return;
-            }
-            const out = translator.push(toBytes(value));
-            if (out.length) {
-              controller.enqueue(out);
-              return;
-            }
-          }
+          send(controller, await next());
         } catch (error) {
           if (closed) return;
           const tail = translator.fail(errorMessage(error));

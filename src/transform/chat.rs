@@ -121,31 +121,49 @@ pub fn tool_call_id(completion_id: &str, index: usize) -> String {
     format!("call_{suffix}_{index}")
 }
 
-/// Normalises one upstream tool call (legacy `{name, arguments: {...}}` or the OpenAI form).
-pub fn normalize_tool_call(call: &Value, fallback_id: String) -> Option<ToolCall> {
+/// The parts of a tool call in any form Workers AI or a client sends: OpenAI
+/// `{id, function: {name, arguments: "<json>"}}`, legacy `{name, arguments|parameters: {...}}`,
+/// Responses `{call_id, name, arguments}` (its `call_id` is the id clients answer with), or an
+/// OpenAI stream delta that carries only some of them. Object arguments are serialised.
+pub struct ToolCallParts<'a> {
+    pub id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub arguments: Option<Cow<'a, str>>,
+}
+
+pub fn tool_call_parts(call: &Value) -> ToolCallParts<'_> {
     let function = call.get("function").unwrap_or(call);
-    let name = function.get("name")?.as_str()?.to_owned();
-    if name.is_empty() {
-        return None;
+    ToolCallParts {
+        id: non_empty_str(call.get("call_id")).or_else(|| non_empty_str(call.get("id"))),
+        name: non_empty_str(function.get("name")),
+        arguments: match function
+            .get("arguments")
+            .or_else(|| function.get("parameters"))
+        {
+            Some(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
+            Some(Value::Null) | None => None,
+            Some(other) => Some(Cow::Owned(other.to_string())),
+        },
     }
-    let arguments = match function
-        .get("arguments")
-        .or_else(|| function.get("parameters"))
-    {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "{}".to_owned(),
-        Some(other) => other.to_string(),
-    };
-    let id = call
-        .get("id")
-        .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .unwrap_or(fallback_id);
+}
+
+fn non_empty_str(value: Option<&Value>) -> Option<&str> {
+    value.and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+/// A complete tool call in OpenAI's form, or `None` when it names no function (the null
+/// "finalisation" entries some models send).
+pub fn normalize_tool_call(call: &Value, fallback_id: String) -> Option<ToolCall> {
+    let parts = tool_call_parts(call);
     Some(ToolCall {
-        id,
+        id: parts.id.map_or(fallback_id, str::to_owned),
         kind: "function",
-        function: FunctionCall { name, arguments },
+        function: FunctionCall {
+            name: parts.name?.to_owned(),
+            arguments: parts
+                .arguments
+                .map_or_else(|| "{}".to_owned(), Cow::into_owned),
+        },
     })
 }
 
@@ -312,18 +330,7 @@ pub(crate) fn assistant_message(
     message.tool_calls = upstream_tool_calls
         .iter()
         .enumerate()
-        .filter_map(|(i, call)| {
-            let call = call.get("call_id").map_or_else(
-                || Cow::Borrowed(call),
-                // Responses-style items carry the id as `call_id`.
-                |id| {
-                    let mut c = call.clone();
-                    c["id"] = id.clone();
-                    Cow::Owned(c)
-                },
-            );
-            normalize_tool_call(&call, tool_call_id(&ctx.id, i))
-        })
+        .filter_map(|(i, call)| normalize_tool_call(call, tool_call_id(&ctx.id, i)))
         .collect();
     if !message.tool_calls.is_empty() && message.content.as_deref() == Some("") {
         message.content = None;

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::openai::{ChatCompletionRequest, ChatMessage, MessageContent};
+use super::chat::normalize_tool_call;
+use super::openai::{ChatCompletionRequest, ChatMessage, MessageContent, ToolCall};
 use crate::error::GatewayError;
 use crate::models::{self, AliasOverrides, ResolvedModel};
 
@@ -71,7 +72,7 @@ struct UpstreamMessage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_call_id: Option<Cow<'a, str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    tool_calls: Option<Vec<Value>>,
+    tool_calls: Option<Vec<ToolCall>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -656,15 +657,10 @@ fn upstream_messages<'a>(
     model: &ResolvedModel,
 ) -> Result<Vec<UpstreamMessage<'a>>, GatewayError> {
     let short_ids = model.spec.needs_short_tool_call_ids();
-    let tool_id = |id: &'a str| -> Cow<'a, str> {
-        if short_ids {
-            Cow::Owned(nine_char_id(id))
-        } else {
-            Cow::Borrowed(id)
-        }
-    };
+    let upstream_id = |id| upstream_call_id(id, short_ids);
     // Tool results name their function on Workers AI; OpenAI clients only send the call id.
-    let mut function_names: HashMap<&str, &str> = HashMap::new();
+    let mut function_names: HashMap<String, String> = HashMap::new();
+    // Legacy `role: "function"` results answer the last legacy `function_call`, by name.
     let mut last_legacy_call: Option<String> = None;
     let mut out = Vec::with_capacity(conversation.len());
     for (index, message) in conversation.iter().enumerate() {
@@ -682,36 +678,28 @@ fn upstream_messages<'a>(
         };
         let content = message_content(index, message, model)?;
         let mut tool_calls = None;
-        let mut tool_call_id = message.tool_call_id.as_deref().map(tool_id);
+        let mut tool_call_id = message.tool_call_id.as_deref().map(upstream_id);
         let mut name = message.name.as_deref().map(Cow::Borrowed);
         if role == "assistant" {
-            for call in message.tool_calls.iter().flatten() {
-                let id = call.get("id").and_then(Value::as_str);
-                let fname = call
-                    .get("function")
-                    .and_then(|f| f.get("name"))
-                    .and_then(Value::as_str);
-                if let (Some(id), Some(fname)) = (id, fname) {
-                    function_names.insert(id, fname);
-                }
+            let legacy = message.function_call.as_ref();
+            let calls: Vec<ToolCall> = message
+                .tool_calls
+                .iter()
+                .flatten()
+                .chain(legacy)
+                .enumerate()
+                .filter_map(|(i, call)| normalize_tool_call(call, format!("call{index:04}{i:02}")))
+                .map(|mut call| {
+                    function_names.insert(call.id.clone(), call.function.name.clone());
+                    if short_ids {
+                        call.id = nine_char_id(&call.id);
+                    }
+                    call
+                })
+                .collect();
+            if legacy.is_some() {
+                last_legacy_call = calls.last().map(|call| call.id.clone());
             }
-            let legacy_call = message.function_call.as_ref().map(|call| {
-                let id = format!("call{index:06}");
-                last_legacy_call = Some(id.clone());
-                json!({"id": id, "type": "function", "function": call})
-            });
-            let calls: Vec<Value> = message.tool_calls.iter().flatten().chain(legacy_call.as_ref()).map(|call| {
-                let id = call.get("id").and_then(Value::as_str).unwrap_or("");
-                let function = call.get("function").unwrap_or(call);
-                let fname = function.get("name").and_then(Value::as_str).unwrap_or("");
-                let arguments = match function.get("arguments") {
-                    Some(Value::String(s)) => s.clone(),
-                    Some(Value::Null) | None => "{}".to_owned(),
-                    Some(other) => other.to_string(),
-                };
-                let id = if short_ids { nine_char_id(id) } else { id.to_owned() };
-                json!({"id": id, "type": "function", "function": {"name": fname, "arguments": arguments}})
-            }).collect();
             if !calls.is_empty() {
                 tool_calls = Some(calls);
             }
@@ -730,7 +718,7 @@ fn upstream_messages<'a>(
                     .tool_call_id
                     .as_deref()
                     .and_then(|id| function_names.get(id))
-                    .map(|n| Cow::Borrowed(*n));
+                    .map(|n| Cow::Owned(n.clone()));
             }
         }
         out.push(UpstreamMessage {
@@ -807,6 +795,15 @@ fn image_part(url: &str, model: &ResolvedModel) -> Result<Value, GatewayError> {
         ));
     }
     Ok(json!({"type": "image_url", "image_url": {"url": url}}))
+}
+
+/// A tool call id as the model takes it: as sent, or shortened for models that need that.
+fn upstream_call_id(id: &str, short: bool) -> Cow<'_, str> {
+    if short {
+        Cow::Owned(nine_char_id(id))
+    } else {
+        Cow::Borrowed(id)
+    }
 }
 
 /// A 9-character alphanumeric id, as Mistral's chat template requires for tool calls; the same

@@ -13,15 +13,15 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::chat::{
-    estimate_tokens, finish_reason, normalize_tool_call, parse_text_output,
-    recover_leaked_tool_calls, tool_call_id, CompletionContext, UpstreamUsage,
+    estimate_tokens, finish_reason, parse_text_output, recover_leaked_tool_calls, tool_call_id,
+    tool_call_parts, CompletionContext, UpstreamUsage,
 };
 use super::openai::{
     ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, TextChoice, TextCompletion,
     ToolCallDelta, Usage,
 };
 use super::sse::SseDecoder;
-use super::text_filters::{LeakedCallGuard, Routed, StopScanner, ThinkSplitter};
+use super::text_filters::{LeakedCallGuard, StopScanner, ThinkSplitter};
 use crate::error::{upstream_error_from_message, GatewayError};
 
 /// Settings for one translated stream.
@@ -59,8 +59,8 @@ pub struct ChatStream {
 }
 
 impl ChatStream {
-    pub fn new(options: ChatStreamOptions) -> Self {
-        let echo = options.echo.clone();
+    pub fn new(mut options: ChatStreamOptions) -> Self {
+        let echo = std::mem::take(&mut options.echo);
         let mut writer = ChunkWriter::new(options);
         writer.emit_content(&echo);
         ChatStream {
@@ -69,34 +69,39 @@ impl ChatStream {
         }
     }
 
+    // push, finish and fail return the bytes to send, valid until the next call: the output
+    // buffer is reused, so a long stream does not allocate a new one per chunk.
+
     /// Translates the next piece of the upstream stream.
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<u8> {
-        if self.writer.ended {
-            return Vec::new();
+    pub fn push(&mut self, bytes: &[u8]) -> &[u8] {
+        self.writer.begin();
+        if !self.writer.ended {
+            let writer = &mut self.writer;
+            if let Err(err) = self.decoder.feed(bytes, |data| writer.on_data(data)) {
+                self.writer.fail(&GatewayError::Upstream {
+                    code: None,
+                    message: err.to_string(),
+                });
+            }
         }
-        let writer = &mut self.writer;
-        if let Err(err) = self.decoder.feed(bytes, |data| writer.on_data(data)) {
-            self.writer.fail(&GatewayError::Upstream {
-                code: None,
-                message: err.to_string(),
-            });
-        }
-        self.writer.take()
+        self.writer.hand_out()
     }
 
     /// Upstream ended: flush and close the stream properly.
-    pub fn finish(&mut self) -> Vec<u8> {
+    pub fn finish(&mut self) -> &[u8] {
+        self.writer.begin();
         let writer = &mut self.writer;
         self.decoder.finish(|data| writer.on_data(data));
         self.writer.end();
-        self.writer.take()
+        self.writer.hand_out()
     }
 
     /// Upstream failed mid-stream: an OpenAI error event, then the end.
-    pub fn fail(&mut self, upstream_message: &str) -> Vec<u8> {
+    pub fn fail(&mut self, upstream_message: &str) -> &[u8] {
+        self.writer.begin();
         self.writer
             .fail(&upstream_error_from_message(upstream_message));
-        self.writer.take()
+        self.writer.hand_out()
     }
 
     /// Upstream answered a whole JSON document instead of a stream (some models do): emit it as
@@ -118,23 +123,25 @@ impl ChatStream {
             w.content(content);
         }
         for (index, call) in message.tool_calls.iter().enumerate() {
-            let index = index as u32;
-            w.tool_call_delta(
-                index,
+            w.tool_call_fragment(
+                Some(index as u32),
                 Some(&call.id),
                 Some(&call.function.name),
                 &call.function.arguments,
             );
         }
+        w.begin();
         w.end();
-        Ok(w.take())
+        Ok(w.hand_out().to_vec())
     }
 }
 
 struct ChunkWriter {
     options: ChatStreamOptions,
     filters: ContentFilters,
+    /// Bytes for the client. Reused: cleared once its contents have been handed out.
     out: Vec<u8>,
+    handed_out: bool,
     sent_role: bool,
     ended: bool,
     /// Tool calls started so far (their indexes are 0..tool_calls).
@@ -151,12 +158,10 @@ impl ChunkWriter {
                 think: options.split_think.then(ThinkSplitter::default),
                 leaked_calls: (!options.tool_names.is_empty()).then(LeakedCallGuard::default),
                 stop: StopScanner::new(options.stop.clone()),
-                active: options.split_think
-                    || !options.tool_names.is_empty()
-                    || !options.stop.is_empty(),
             },
             options,
             out: Vec::with_capacity(512),
+            handed_out: false,
             sent_role: false,
             ended: false,
             tool_calls: 0,
@@ -166,8 +171,17 @@ impl ChunkWriter {
         }
     }
 
-    fn take(&mut self) -> Vec<u8> {
-        std::mem::take(&mut self.out)
+    /// Starts a call: forget the bytes the previous call handed out (keep anything written since).
+    fn begin(&mut self) {
+        if self.handed_out {
+            self.out.clear();
+            self.handed_out = false;
+        }
+    }
+
+    fn hand_out(&mut self) -> &[u8] {
+        self.handed_out = true;
+        &self.out
     }
 
     fn on_data(&mut self, data: &[u8]) {
@@ -198,25 +212,11 @@ impl ChunkWriter {
             }
             None => {}
         }
+        // Legacy frames carry whole calls `{name, arguments: {...}}`, OpenAI-style deltas
+        // (`{index, id, function: {name}}` then `{index, function: {arguments}}`), or null
+        // "finalisation" entries, which carry nothing and are skipped.
         for call in frame.tool_calls.iter().flatten() {
-            // Legacy frames carry whole calls `{name, arguments: {...}}`, or OpenAI-style deltas
-            // (`{index, id, function: {name}}` then `{index, function: {arguments}}`), or null
-            // "finalisation" entries, which carry nothing and are skipped.
-            let function = call.get("function").unwrap_or(call);
-            let arguments = match function
-                .get("arguments")
-                .or_else(|| function.get("parameters"))
-            {
-                Some(Value::String(s)) => Cow::Borrowed(s.as_str()),
-                Some(Value::Null) | None => Cow::Borrowed(""),
-                Some(other) => Cow::Owned(other.to_string()),
-            };
-            self.tool_call_fragment(
-                call.get("index").and_then(Value::as_u64).map(|i| i as u32),
-                call.get("id").and_then(Value::as_str),
-                function.get("name").and_then(Value::as_str),
-                &arguments,
-            );
+            self.value_tool_call(call);
         }
         if let Some(choice) = frame.choices.0 {
             if let Some(text) = choice.text {
@@ -254,6 +254,18 @@ impl ChunkWriter {
         }
     }
 
+    /// A tool call (or a piece of one) given as JSON, in any of the forms `tool_call_parts` reads.
+    fn value_tool_call(&mut self, call: &Value) {
+        let parts = tool_call_parts(call);
+        let index = call.get("index").and_then(Value::as_u64).map(|i| i as u32);
+        self.tool_call_fragment(
+            index,
+            parts.id,
+            parts.name,
+            parts.arguments.as_deref().unwrap_or(""),
+        );
+    }
+
     /// One piece of a tool call: a new call (it has a name) or more of a call's arguments.
     fn tool_call_fragment(
         &mut self,
@@ -281,28 +293,23 @@ impl ChunkWriter {
         }
     }
 
-    /// Answer text from upstream: through the filters (if any are active), then out.
+    /// Answer text from upstream: `<think>` splitting, the leaked-call guard, stop sequences,
+    /// then out. A stage with nothing to do passes the text on without copying it.
     fn content(&mut self, text: &str) {
-        if !self.filters.active {
-            self.emit_content(text);
-            return;
+        match self.filters.think.as_mut() {
+            Some(think) => {
+                let routed = think.feed(text);
+                self.reasoning(&routed.reasoning);
+                self.filtered_content(&routed.content);
+            }
+            None => self.filtered_content(text),
         }
-        let routed = match self.filters.think.as_mut() {
-            Some(think) => think.feed(text),
-            None => Routed {
-                reasoning: String::new(),
-                content: text.to_owned(),
-            },
-        };
-        self.reasoning(&routed.reasoning);
-        self.filtered_content(&routed.content);
     }
 
-    /// Answer text after `<think>` splitting: the leaked-call guard, then stop sequences.
     fn filtered_content(&mut self, text: &str) {
         let text = match self.filters.leaked_calls.as_mut() {
-            Some(guard) => guard.feed(text),
-            None => text.to_owned(),
+            Some(guard) if !guard.is_passing_through() => Cow::Owned(guard.feed(text)),
+            _ => Cow::Borrowed(text),
         };
         let text = self.filters.stop.feed(&text);
         self.emit_content(&text);
@@ -310,9 +317,6 @@ impl ChunkWriter {
 
     /// Releases what the filters held back, at the end of the stream.
     fn flush_filters(&mut self) {
-        if !self.filters.active {
-            return;
-        }
         if let Some(routed) = self.filters.think.as_mut().map(ThinkSplitter::finish) {
             self.reasoning(&routed.reasoning);
             self.filtered_content(&routed.content);
@@ -326,17 +330,8 @@ impl ChunkWriter {
             let (text, calls) = recover_leaked_tool_calls(&held, &self.options.tool_names);
             let text = self.filters.stop.feed(&text);
             self.emit_content(&text);
-            for call in calls {
-                let id = tool_call_id(&self.options.ctx.id, self.tool_calls as usize);
-                if let Some(call) = normalize_tool_call(&call, id) {
-                    let index = self.tool_calls;
-                    self.tool_call_delta(
-                        index,
-                        Some(&call.id),
-                        Some(&call.function.name),
-                        &call.function.arguments,
-                    );
-                }
+            for call in &calls {
+                self.value_tool_call(call);
             }
         }
         let tail = self.filters.stop.finish();
@@ -502,8 +497,6 @@ struct ContentFilters {
     think: Option<ThinkSplitter>,
     leaked_calls: Option<LeakedCallGuard>,
     stop: StopScanner,
-    /// False when no stage is configured: text then goes straight out, without copies.
-    active: bool,
 }
 
 /// Estimate for streams whose upstream sends no usage.
@@ -810,7 +803,7 @@ mod tests {
     #[test]
     fn failure_midway_is_an_error_event_and_the_end() {
         let mut stream = ChatStream::new(options(false));
-        let mut out = stream.push(b"data: {\"response\":\"a\"}\n\n");
+        let mut out = stream.push(b"data: {\"response\":\"a\"}\n\n").to_vec();
         out.extend(stream.fail("3040: Capacity temporarily exceeded"));
         out.extend(stream.push(b"data: {\"response\":\"b\"}\n\n"));
         out.extend(stream.finish());
@@ -824,7 +817,7 @@ mod tests {
         let mut opts = options(false);
         opts.max_tokens = 2;
         let mut stream = ChatStream::new(opts);
-        let mut out = stream.push(b"data: {not json\n\ndata: {\"response\":\"a b\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n");
+        let mut out = stream.push(b"data: {not json\n\ndata: {\"response\":\"a b\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\n").to_vec();
         out.extend(stream.finish());
         let ev = events(&String::from_utf8(out).unwrap());
         assert_eq!(ev[0]["choices"][0]["delta"]["content"], "a b");
@@ -940,6 +933,25 @@ mod tests {
         assert_eq!(second["function"]["name"], "second");
         assert_eq!(second["function"]["arguments"], "{}");
         assert_eq!(ev[4]["choices"][0]["finish_reason"], "tool_calls");
+    }
+
+    #[test]
+    fn echo_comes_first_and_the_buffer_is_reused() {
+        let mut opts = options(false);
+        opts.format = StreamFormat::TextCompletion;
+        opts.echo = "Say hi.".into();
+        let mut stream = ChatStream::new(opts);
+        let first =
+            String::from_utf8(stream.push(b"data: {\"response\":\" w1\"}\n\n").to_vec()).unwrap();
+        let ev = events(&first);
+        assert_eq!(ev[0]["choices"][0]["text"], "Say hi.");
+        assert_eq!(ev[1]["choices"][0]["text"], " w1");
+        let second = stream.push(b"data: {\"response\":\" w2\"}\n\n").to_vec();
+        assert_eq!(
+            events(&String::from_utf8(second).unwrap()).len(),
+            1,
+            "handed-out bytes are not repeated"
+        );
     }
 
     #[test]

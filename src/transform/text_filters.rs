@@ -1,6 +1,8 @@
 //! Incremental filters over streamed answer text. Each gives the same output however the text is
 //! split, and holds back only what it must (a possible partial tag or stop sequence).
 
+use std::borrow::Cow;
+
 /// Splits `<think>…</think>` reasoning off the start of a streamed answer (DeepSeek-R1, QwQ).
 #[derive(Debug, Default)]
 pub struct ThinkSplitter {
@@ -49,13 +51,9 @@ impl ThinkSplitter {
                     }
                 }
                 ThinkState::ThoughtStart => {
-                    let trimmed = self.pending.trim_start();
-                    if trimmed.is_empty() {
-                        self.pending.clear();
+                    if !self.skip_whitespace(ThinkState::Thinking) {
                         return out;
                     }
-                    self.pending = trimmed.to_owned();
-                    self.state = ThinkState::Thinking;
                 }
                 ThinkState::Thinking => match self.pending.find(CLOSE) {
                     Some(end) => {
@@ -74,13 +72,9 @@ impl ThinkSplitter {
                     }
                 },
                 ThinkState::AnswerStart => {
-                    let trimmed = self.pending.trim_start();
-                    if trimmed.is_empty() {
-                        self.pending.clear();
+                    if !self.skip_whitespace(ThinkState::Answer) {
                         return out;
                     }
-                    self.pending = trimmed.to_owned();
-                    self.state = ThinkState::Answer;
                 }
                 ThinkState::Answer => {
                     out.content.push_str(&self.pending);
@@ -89,6 +83,17 @@ impl ThinkSplitter {
                 }
             }
         }
+    }
+
+    /// Drops leading whitespace; once text follows, moves to `next`. False: wait for more.
+    fn skip_whitespace(&mut self, next: ThinkState) -> bool {
+        let start = self.pending.len() - self.pending.trim_start().len();
+        self.pending.drain(..start);
+        if self.pending.is_empty() {
+            return false;
+        }
+        self.state = next;
+        true
     }
 
     /// End of stream: whatever is held back is released where it belongs.
@@ -137,20 +142,20 @@ impl StopScanner {
         self.stopped
     }
 
-    /// The text that is safe to emit now.
-    pub fn feed(&mut self, text: &str) -> String {
+    /// The text that is safe to emit now (borrowed when there are no stop sequences).
+    pub fn feed<'t>(&mut self, text: &'t str) -> Cow<'t, str> {
         if self.stopped {
-            return String::new();
+            return Cow::Borrowed("");
         }
         if self.stops.is_empty() {
-            return text.to_owned();
+            return Cow::Borrowed(text);
         }
         self.pending.push_str(text);
         if let Some(cut) = super::chat::first_stop(&self.pending, &self.stops) {
             self.stopped = true;
             let mut emit = std::mem::take(&mut self.pending);
             emit.truncate(cut);
-            return emit;
+            return Cow::Owned(emit);
         }
         let keep = self
             .stops
@@ -161,7 +166,7 @@ impl StopScanner {
         let emit_len = self.pending.len() - keep;
         let emit = self.pending[..emit_len].to_owned();
         self.pending.drain(..emit_len);
-        emit
+        Cow::Owned(emit)
     }
 
     pub fn finish(&mut self) -> String {
@@ -190,6 +195,11 @@ enum GuardState {
 }
 
 impl LeakedCallGuard {
+    /// Decided that the answer is ordinary text: `feed` would return its input unchanged.
+    pub fn is_passing_through(&self) -> bool {
+        self.state == GuardState::PassThrough
+    }
+
     /// Returns text to emit now (empty while undecided or holding).
     pub fn feed(&mut self, text: &str) -> String {
         match self.state {
