@@ -27,8 +27,10 @@ extern "C" {
         translator: JsValue,
     ) -> Result<JsValue, JsValue>;
 
+    // Takes a JS-owned copy: a `&[u8]` here would reach JS as a view into wasm memory, which the
+    // allocator reuses once the Rust buffer is freed, long before the client reads the stream.
     #[wasm_bindgen(js_name = streamOf)]
-    fn stream_of(bytes: &[u8]) -> ReadableStream;
+    fn stream_of(bytes: js_sys::Uint8Array) -> ReadableStream;
 }
 
 /// What the binding answered.
@@ -99,5 +101,5 @@ pub async fn translate(
 
 /// A stream holding already-translated bytes.
 pub fn ready_stream(bytes: &[u8]) -> ReadableStream {
-    stream_of(bytes)
+    stream_of(js_sys::Uint8Array::from(bytes))
 }

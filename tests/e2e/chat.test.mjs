@@ -526,6 +526,21 @@ describe("mid-stream failure", () => {
   });
 });
 
+test("streams built from a whole answer are intact byte for byte, request after request", async () => {
+  // Regression: such streams once enqueued a view into wasm memory, which later allocations
+  // overwrote before the client read it. Vary the sizes so freed memory gets reused.
+  for (let i = 0; i < 30; i++) {
+    const r = await rawStream(gw, {
+      model: NATIVE,
+      response_format: i % 2 ? { type: "json_object" } : { type: "json_schema", json_schema: { name: "s", schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } },
+      messages: user(`whole answer ${"x ".repeat(i * 7)} [[emu:no_reasoning]]`),
+    });
+    assert.equal(r.status, 200);
+    assert.ok(r.text.startsWith('data: {"id":"chatcmpl-'), `request ${i}: ${JSON.stringify(r.text.slice(0, 60))}`);
+    assert.ok(r.done, `request ${i} ends with [DONE]`);
+  }
+});
+
 test("concurrent requests are independent", async () => {
   const res = await Promise.all(
     Array.from({ length: 8 }, (_, i) => chat({ model: i % 2 ? NATIVE : LEGACY, messages: user(`n${i} [[emu:tokens=${i + 1}]] [[emu:no_reasoning]]`) })),
