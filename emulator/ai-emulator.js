@@ -343,6 +343,7 @@ function readConversation(inputs) {
     }
   }
   const last = turns[turns.length - 1];
+  const images = imagesIn(inputs);
   let lastUserText = "";
   for (let i = turns.length - 1; i >= 0; i--) {
     if (turns[i].role === "user") {
@@ -356,7 +357,42 @@ function readConversation(inputs) {
     lastText: last?.text ?? "",
     lastUserText,
     allText: turns.map((t) => t.text).join(" "),
+    images,
   };
+}
+
+/**
+ * Images a vision model would see: `image_url` parts holding data: URLs (the only URLs Workers
+ * AI takes) and Llama 3.2 Vision's top-level `image` bytes. Each as "image/png, 67 bytes".
+ */
+function imagesIn(inputs) {
+  const seen = [];
+  const describeDataUrl = (url) => {
+    const m = /^data:([^;,]+);base64,(.*)$/s.exec(String(url));
+    if (!m) return;
+    let length;
+    try {
+      length = base64ToBytes(m[2]).length;
+    } catch {
+      throw codedError(5006, { detail: "image data: URL is not valid base64" });
+    }
+    seen.push(`${m[1]}, ${length} bytes`);
+  };
+  const lists = [inputs.messages, Array.isArray(inputs.input) ? inputs.input : []];
+  for (const list of lists) {
+    for (const m of Array.isArray(list) ? list : []) {
+      if (!Array.isArray(m?.content)) continue;
+      for (const part of m.content) {
+        if (part?.type === "image_url") describeDataUrl(part.image_url?.url ?? part.image_url);
+        else if (part?.type === "input_image") describeDataUrl(part.image_url);
+      }
+    }
+  }
+  if (inputs.image !== undefined) {
+    const length = Array.isArray(inputs.image) ? inputs.image.length : binaryLength(inputs.image);
+    seen.push(`bytes, ${length} bytes`);
+  }
+  return seen;
 }
 
 /** The text that carries [[emu:…]] directives for any model family. */
@@ -440,7 +476,8 @@ function answerWords(modelId, conv, d) {
     return words(`Tool result received: ${stripDirectives(conv.lastText)}`);
   }
   const echo = words(stripDirectives(conv.lastUserText)).slice(0, 16);
-  const base = words(`Emulated answer from ${shortName(modelId)}.`);
+  const seen = conv.images?.length ? ` I see ${conv.images.length} image(s): ${conv.images.join("; ")}.` : "";
+  const base = words(`Emulated answer from ${shortName(modelId)}.${seen}`);
   return echo.length ? [...base, "You", "said:", ...echo] : base;
 }
 

@@ -8,10 +8,11 @@ use crate::platform::ai::{self, AiOutput};
 use crate::platform::http;
 use futures_util::future::try_join_all;
 
-use crate::transform::chat::{chat_completion_from_outputs, CompletionContext};
-use crate::transform::chat_request::plan_chat;
+use crate::platform::fetch::fetch_images;
+use crate::transform::chat::{chat_completion, chat_completion_from_outputs, CompletionContext};
+use crate::transform::chat_request::{parse_chat_request, plan_chat_request, remote_image_urls};
 use crate::transform::chat_stream::{
-    prompt_tokens_estimate, ChatStream, ChatStreamOptions, StreamFormat,
+    prompt_tokens_estimate, stream_of_completion, ChatStream, ChatStreamOptions, StreamFormat,
 };
 use crate::transform::completions::{completion_from_outputs, plan_completion};
 
@@ -20,29 +21,27 @@ pub async fn completions(
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
-    let plan = plan_chat(&body, &cx.config.aliases)?;
+    let request = parse_chat_request(&body)?;
+    // Workers AI vision models take image bytes, not URLs: fetch those first.
+    let images = fetch_images(remote_image_urls(&request, &cx.config.aliases)?).await?;
+    let plan = plan_chat_request(&request, &cx.config.aliases, &images)?;
     let ctx = new_context("chatcmpl", &plan.model.requested);
-    if !plan.stream {
+    if !plan.stream || !plan.extra_inputs.is_empty() {
         // `n` choices are `n` runs.
         let inputs = std::iter::once(&plan.upstream_input).chain(&plan.extra_inputs);
         let outputs = run_all(cx, &plan.model.upstream_id, inputs).await?;
         let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        if plan.stream {
+            let completion = chat_completion(&outputs, &ctx, &plan)?;
+            let events = stream_of_completion(&completion, plan.include_usage);
+            return Ok(http::event_stream(ai::ready_stream(&events)));
+        }
         let body = chat_completion_from_outputs(&outputs, &ctx, &plan)?;
         return Ok(http::json(200, body));
     }
 
     let output = ai::run(cx.env, &plan.model.upstream_id, &plan.upstream_input).await?;
-    let translator = ChatStream::new(ChatStreamOptions {
-        prompt_tokens_estimate: prompt_tokens_estimate(&plan.upstream_input),
-        ctx,
-        include_usage: plan.include_usage,
-        max_tokens: plan.max_tokens,
-        tool_names: plan.tool_names.clone(),
-        stop: plan.stop.clone(),
-        split_think: plan.splits_think_tags(),
-        format: StreamFormat::ChatCompletion,
-        echo: String::new(),
-    });
+    let translator = ChatStream::new(ChatStreamOptions::for_chat(&plan, ctx));
     Ok(http::event_stream(translated(output, translator).await?))
 }
 
@@ -78,6 +77,7 @@ pub async fn legacy_completions(
             true => plan.prompts.first().cloned().unwrap_or_default(),
             false => String::new(),
         },
+        legacy_functions: false,
     });
     Ok(http::event_stream(translated(output, translator).await?))
 }

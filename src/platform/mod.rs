@@ -1,4 +1,5 @@
 //! The Workers-runtime side: the `env.AI` binding, streams and HTTP responses. wasm32 only.
 
 pub mod ai;
+pub mod fetch;
 pub mod http;

@@ -196,6 +196,16 @@ pub fn chat_completion_from_outputs(
     ctx: &CompletionContext,
     plan: &ChatPlan,
 ) -> Result<String, GatewayError> {
+    serde_json::to_string(&chat_completion(outputs, ctx, plan)?)
+        .map_err(|err| GatewayError::Internal(format!("could not encode the completion: {err}")))
+}
+
+/// One choice per Workers AI answer (`n` runs), usage summed.
+pub fn chat_completion<'c>(
+    outputs: &[&str],
+    ctx: &'c CompletionContext,
+    plan: &ChatPlan,
+) -> Result<ChatCompletion<'c>, GatewayError> {
     let mut choices = Vec::with_capacity(outputs.len());
     let mut total = Usage::default();
     for (index, output_json) in outputs.iter().enumerate() {
@@ -215,16 +225,14 @@ pub fn chat_completion_from_outputs(
             total.completion_tokens + usage.completion_tokens,
         );
     }
-    let completion = ChatCompletion {
+    Ok(ChatCompletion {
         id: &ctx.id,
         object: "chat.completion",
         created: ctx.created,
         model: &ctx.model,
         choices,
         usage: total,
-    };
-    serde_json::to_string(&completion)
-        .map_err(|err| GatewayError::Internal(format!("could not encode the completion: {err}")))
+    })
 }
 
 fn chat_choice(
@@ -248,12 +256,21 @@ fn chat_choice(
             estimate_tokens(message.content.as_deref().unwrap_or_default()),
         )
     });
-    let finish_reason = finish_reason(
+    let mut finish_reason = finish_reason(
         !message.tool_calls.is_empty(),
         upstream_finish.as_deref().map(FinishReason::from_upstream),
         usage.completion_tokens,
         plan.max_tokens,
     );
+    if plan.legacy_functions && !message.tool_calls.is_empty() {
+        // The legacy shape holds one call.
+        message.function_call = message
+            .tool_calls
+            .drain(..)
+            .next()
+            .map(|call| call.function);
+        finish_reason = FinishReason::FunctionCall;
+    }
     let choice = ChatChoice {
         index,
         message,

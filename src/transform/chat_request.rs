@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::chat::normalize_tool_call;
+use super::media::{self, RemoteImages};
 use super::openai::{ChatCompletionRequest, ChatMessage, MessageContent, ToolCall};
 use crate::error::GatewayError;
 use crate::models::{self, AliasOverrides, ResolvedModel};
@@ -31,6 +32,8 @@ pub struct ChatPlan {
     pub tool_names: Vec<String>,
     /// Stop sequences the gateway applies itself (the model has no `stop` parameter).
     pub stop: Vec<String>,
+    /// The client offered legacy `functions`: answer with `function_call`, as OpenAI does.
+    pub legacy_functions: bool,
 }
 
 impl ChatPlan {
@@ -61,6 +64,9 @@ struct TextGenerationInput<'a> {
     reasoning_effort: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     chat_template_kwargs: Option<Value>,
+    /// Llama 3.2 Vision takes its one image beside the messages, as a list of byte values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -98,9 +104,57 @@ pub fn parse_chat_request(body: &str) -> Result<ChatCompletionRequest, GatewayEr
     )
 }
 
-/// Validates the request and builds the Workers AI input.
+/// Validates the request and builds the Workers AI input (for requests without http(s) images).
 pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, GatewayError> {
-    let request = parse_chat_request(body)?;
+    plan_chat_request(&parse_chat_request(body)?, overrides, &RemoteImages::new())
+}
+
+/// The http(s) image URLs the gateway must fetch before planning: vision models on Workers AI
+/// only take image bytes. Empty when the request is invalid or the model has no vision; the
+/// planner reports those.
+pub fn remote_image_urls(
+    request: &ChatCompletionRequest,
+    overrides: &AliasOverrides,
+) -> Result<Vec<String>, GatewayError> {
+    let vision = models::resolve(request.model.as_deref().unwrap_or(""), overrides)
+        .is_ok_and(|model| model.spec.capabilities.vision);
+    let Ok(conversation) = conversation(request) else {
+        return Ok(Vec::new());
+    };
+    if !vision {
+        return Ok(Vec::new());
+    }
+    let mut urls: Vec<String> = Vec::new();
+    let parts = conversation.iter().filter_map(|m| match &m.content {
+        Some(MessageContent::Parts(parts)) => Some(parts),
+        _ => None,
+    });
+    for part in parts.flatten() {
+        let url = image_url_of(part);
+        if media::is_remote_url(url) && !urls.iter().any(|u| u == url) {
+            urls.push(url.to_owned());
+        }
+    }
+    if urls.len() > media::MAX_REMOTE_IMAGES {
+        return Err(GatewayError::invalid(
+            format!(
+                "The messages name {} http(s) images; this gateway fetches at most {} per request. Send fewer, or send them as data: URLs.",
+                urls.len(),
+                media::MAX_REMOTE_IMAGES
+            ),
+            Some("messages"),
+        ));
+    }
+    Ok(urls)
+}
+
+/// Validates the request and builds the Workers AI input; `images` holds the bytes of every
+/// http(s) image URL in it (see [`remote_image_urls`]).
+pub fn plan_chat_request(
+    request: &ChatCompletionRequest,
+    overrides: &AliasOverrides,
+    images: &RemoteImages,
+) -> Result<ChatPlan, GatewayError> {
     let model = models::resolve(request.model.as_deref().unwrap_or(""), overrides)?;
     let family = model.spec.family;
     if !family.is_text_generation() {
@@ -112,18 +166,12 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
             Some("model"),
         ));
     }
-    let conversation = conversation(&request)?;
+    let conversation = conversation(request)?;
     let stream = request.stream.unwrap_or(false);
     let n = request.n.unwrap_or(1);
     if !(1..=MAX_CHOICES).contains(&n) {
         return Err(GatewayError::invalid(
             format!("`n` must be between 1 and {MAX_CHOICES} (each choice is a separate Workers AI run); got {n}."),
-            Some("n"),
-        ));
-    }
-    if n > 1 && stream {
-        return Err(GatewayError::invalid(
-            "`n` > 1 is not supported together with `stream: true` yet; stream one choice, or drop `stream` to get n choices.",
             Some("n"),
         ));
     }
@@ -156,17 +204,22 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         }
     }
 
-    let (tools, tool_choice) = plan_tools(&request, &model)?;
+    let (tools, tool_choice) = plan_tools(request, &model)?;
     let tool_names: Vec<String> = tools
         .iter()
         .flatten()
         .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
         .collect();
-    let messages = upstream_messages(&conversation, &model)?;
+    let mut images = ImageInputs {
+        remote: images,
+        top_level: None,
+    };
+    let messages = upstream_messages(&conversation, &model, &mut images)?;
     let tool_choice = upstream_tool_choice(tools.is_some(), tool_choice, &model);
 
     // Workers AI's JSON mode does not stream: ask for the whole answer, stream it to the client.
-    let upstream_stream = stream && response_format.is_none();
+    // With `n` > 1 the runs are whole answers too, each sent as one chunk per choice.
+    let upstream_stream = stream && response_format.is_none() && n == 1;
     let mut input = TextGenerationInput {
         messages,
         max_tokens,
@@ -182,6 +235,7 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
             && model.spec.family == crate::models::Family::OpenAiNativeText
             && matches!(reasoning_effort, Some("none" | "minimal")))
         .then(|| json!({"enable_thinking": false})),
+        image: images.top_level,
     };
     let encode = |input: &TextGenerationInput| {
         serde_json::to_string(input).map_err(|err| {
@@ -208,6 +262,7 @@ pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, Gat
         max_tokens,
         tool_names,
         stop: if native { Vec::new() } else { stop },
+        legacy_functions: request.tools.is_none() && request.functions.is_some(),
     })
 }
 
@@ -655,6 +710,7 @@ pub(crate) fn plan_max_tokens(
 fn upstream_messages<'a>(
     conversation: &'a [ChatMessage],
     model: &ResolvedModel,
+    images: &mut ImageInputs,
 ) -> Result<Vec<UpstreamMessage<'a>>, GatewayError> {
     let short_ids = model.spec.needs_short_tool_call_ids();
     let upstream_id = |id| upstream_call_id(id, short_ids);
@@ -676,7 +732,7 @@ fn upstream_messages<'a>(
                 ))
             }
         };
-        let content = message_content(index, message, model)?;
+        let content = message_content(index, message, model, images)?;
         let mut tool_calls = None;
         let mut tool_call_id = message.tool_call_id.as_deref().map(upstream_id);
         let mut name = message.name.as_deref().map(Cow::Borrowed);
@@ -732,10 +788,18 @@ fn upstream_messages<'a>(
     Ok(out)
 }
 
+/// Images met while building the upstream messages.
+struct ImageInputs<'r> {
+    remote: &'r RemoteImages,
+    /// The one image of a model that takes it beside the messages (Llama 3.2 Vision).
+    top_level: Option<Vec<u8>>,
+}
+
 fn message_content<'a>(
     index: usize,
     message: &'a ChatMessage,
     model: &ResolvedModel,
+    images: &mut ImageInputs,
 ) -> Result<UpstreamContent<'a>, GatewayError> {
     let parts = match &message.content {
         // Workers AI wants a string even for an assistant turn that only called tools.
@@ -744,7 +808,7 @@ fn message_content<'a>(
         Some(MessageContent::Parts(parts)) => parts,
     };
     let mut text = String::new();
-    let mut images = Vec::new();
+    let mut image_parts = Vec::new();
     for part in parts {
         match (part.kind.as_str(), &part.text) {
             ("text" | "input_text" | "output_text", Some(t)) => {
@@ -754,13 +818,9 @@ fn message_content<'a>(
                 text.push_str(t);
             }
             ("image_url" | "input_image", _) => {
-                let url = part
-                    .image_url
-                    .as_ref()
-                    .and_then(|u| u.get("url").or(Some(u)))
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
-                images.push(image_part(url, model)?);
+                if let Some(image) = image_part(image_url_of(part), model, images)? {
+                    image_parts.push(image);
+                }
             }
             (kind, _) => {
                 return Err(GatewayError::invalid(
@@ -770,16 +830,31 @@ fn message_content<'a>(
             }
         }
     }
-    if images.is_empty() {
+    if image_parts.is_empty() {
         return Ok(UpstreamContent::Text(Cow::Owned(text)));
     }
     let mut all = vec![json!({"type": "text", "text": text})];
-    all.extend(images);
+    all.extend(image_parts);
     Ok(UpstreamContent::Parts(all))
 }
 
-fn image_part(url: &str, model: &ResolvedModel) -> Result<Value, GatewayError> {
-    if !model.spec.accepts_image_parts() {
+/// `{"image_url": {"url": …}}` (chat) or `{"image_url": "…"}` (Responses `input_image`).
+fn image_url_of(part: &super::openai::ContentPart) -> &str {
+    part.image_url
+        .as_ref()
+        .and_then(|u| u.get("url").or(Some(u)))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// An image in the form the model takes: an OpenAI `image_url` part with a `data:` URL, or
+/// (Llama 3.2 Vision) bytes beside the messages, in which case there is no part.
+fn image_part(
+    url: &str,
+    model: &ResolvedModel,
+    images: &mut ImageInputs,
+) -> Result<Option<Value>, GatewayError> {
+    if !model.spec.capabilities.vision {
         return Err(GatewayError::invalid(
             format!(
                 "Model `{}` ({}) does not accept images in messages. Use a vision model such as `@cf/meta/llama-4-scout-17b-16e-instruct`, `@cf/mistralai/mistral-small-3.1-24b-instruct` or `@cf/google/gemma-3-12b-it`.",
@@ -788,13 +863,42 @@ fn image_part(url: &str, model: &ResolvedModel) -> Result<Value, GatewayError> {
             Some("messages"),
         ));
     }
-    if !url.starts_with("data:") {
+    let remote =
+        if media::is_remote_url(url) {
+            Some(images.remote.get(url).ok_or_else(|| {
+                GatewayError::Internal(format!("the image at {url} was not fetched"))
+            })?)
+        } else if url.starts_with("data:") {
+            None
+        } else {
+            return Err(GatewayError::invalid(
+                "An image must be an http(s) URL or a data: URL (data:image/png;base64,…).",
+                Some("messages"),
+            ));
+        };
+    if model.spec.accepts_image_parts() {
+        let url = match remote {
+            Some(image) => media::data_url(image.media_type, &image.bytes),
+            None => url.to_owned(),
+        };
+        return Ok(Some(
+            json!({"type": "image_url", "image_url": {"url": url}}),
+        ));
+    }
+    if images.top_level.is_some() {
         return Err(GatewayError::invalid(
-            "Workers AI vision models take images as `data:` URLs (data:image/png;base64,…); fetching http(s) image URLs is not supported by this gateway yet.",
+            format!(
+                "Model `{}` ({}) takes one image per request; this request has more.",
+                model.requested, model.upstream_id
+            ),
             Some("messages"),
         ));
     }
-    Ok(json!({"type": "image_url", "image_url": {"url": url}}))
+    images.top_level = Some(match remote {
+        Some(image) => image.bytes.clone(),
+        None => media::data_url_bytes(url)?,
+    });
+    Ok(None)
 }
 
 /// A tool call id as the model takes it: as sent, or shortened for models that need that.
@@ -1163,7 +1267,12 @@ mod tests {
             .map(|i| serde_json::from_str::<Value>(i).unwrap()["seed"].clone())
             .collect();
         assert_eq!(seeds, vec![json!(7), json!(8), json!(9)]);
-        for bad in [json!({"n":0}), json!({"n":9}), json!({"n":2,"stream":true})] {
+        let streamed = plan(
+            json!({"model":"gpt-4","n":2,"stream":true,"messages":[{"role":"user","content":"x"}]}),
+        )
+        .unwrap();
+        assert!(!streamed.upstream_stream, "n > 1 runs are whole answers");
+        for bad in [json!({"n":0}), json!({"n":9})] {
             let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
             body.as_object_mut()
                 .unwrap()
@@ -1181,12 +1290,51 @@ mod tests {
             input["messages"][0]["content"][1]["image_url"]["url"],
             "data:image/png;base64,iVBORw0KGgo="
         );
-        let https = json!({"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]});
-        assert!(plan(
-            json!({"model":"@cf/meta/llama-4-scout-17b-16e-instruct","messages":[https]})
+        // http(s) images are fetched by the shell, then sent as data: URLs.
+        let https = json!({"role":"user","content":[{"type":"text","text":"and this?"},{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]});
+        let request = parse_chat_request(
+            &json!({"model":"@cf/meta/llama-4-scout-17b-16e-instruct","messages":[https, image]})
+                .to_string(),
         )
-        .unwrap_err()
-        .to_string()
-        .contains("data:"));
+        .unwrap();
+        let none = AliasOverrides::default();
+        assert_eq!(
+            remote_image_urls(&request, &none).unwrap(),
+            ["https://example.com/a.png"]
+        );
+        let fetched = RemoteImages::from([(
+            "https://example.com/a.png".to_owned(),
+            media::RemoteImage {
+                media_type: "image/png",
+                bytes: b"\x89PNG".to_vec(),
+            },
+        )]);
+        let plan = plan_chat_request(&request, &none, &fetched).unwrap();
+        let input: Value = serde_json::from_str(&plan.upstream_input).unwrap();
+        assert_eq!(
+            input["messages"][0]["content"][1]["image_url"]["url"],
+            "data:image/png;base64,iVBORw=="
+        );
+        // A model without vision needs no fetch: the planner explains.
+        let text_only = parse_chat_request(
+            &json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/a.png"}}]}]}).to_string(),
+        )
+        .unwrap();
+        assert!(remote_image_urls(&text_only, &none).unwrap().is_empty());
+    }
+
+    #[test]
+    fn llama_3_2_vision_takes_one_image_beside_the_messages() {
+        let image = json!({"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw=="}}]});
+        let input = input_of(
+            json!({"model":"@cf/meta/llama-3.2-11b-vision-instruct","messages":[image.clone()]}),
+        );
+        assert_eq!(input["messages"][0]["content"], "what is this?");
+        assert_eq!(input["image"], json!([0x89, 0x50, 0x4E, 0x47]));
+        let err = plan(
+            json!({"model":"@cf/meta/llama-3.2-11b-vision-instruct","messages":[image.clone(), image]}),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("one image"));
     }
 }

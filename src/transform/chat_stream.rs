@@ -16,9 +16,10 @@ use super::chat::{
     estimate_tokens, finish_reason, parse_text_output, recover_leaked_tool_calls, tool_call_id,
     tool_call_parts, CompletionContext, UpstreamUsage,
 };
+use super::chat_request::ChatPlan;
 use super::openai::{
-    ChatChunk, ChunkChoice, Delta, FinishReason, FunctionDelta, TextChoice, TextCompletion,
-    ToolCallDelta, Usage,
+    ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionDelta, TextChoice,
+    TextCompletion, ToolCallDelta, Usage,
 };
 use super::sse::SseDecoder;
 use super::text_filters::{LeakedCallGuard, StopScanner, ThinkSplitter};
@@ -43,6 +44,26 @@ pub struct ChatStreamOptions {
     pub format: StreamFormat,
     /// Text sent before the answer (the prompt, for `/v1/completions` with `echo`).
     pub echo: String,
+    /// Tool calls go out as a legacy `function_call` delta (the client offered `functions`).
+    pub legacy_functions: bool,
+}
+
+impl ChatStreamOptions {
+    /// The stream settings a planned chat request needs.
+    pub fn for_chat(plan: &ChatPlan, ctx: CompletionContext) -> Self {
+        ChatStreamOptions {
+            prompt_tokens_estimate: prompt_tokens_estimate(&plan.upstream_input),
+            ctx,
+            include_usage: plan.include_usage,
+            max_tokens: plan.max_tokens,
+            tool_names: plan.tool_names.clone(),
+            stop: plan.stop.clone(),
+            split_think: plan.splits_think_tags(),
+            format: StreamFormat::ChatCompletion,
+            echo: String::new(),
+            legacy_functions: plan.legacy_functions,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -134,6 +155,70 @@ impl ChatStream {
         w.end();
         Ok(w.hand_out().to_vec())
     }
+}
+
+/// A finished completion as a stream: each choice whole in one delta, then its finish reason;
+/// usage if asked; `[DONE]`. For `n` > 1, whose runs are not streamed one by one.
+pub fn stream_of_completion(completion: &ChatCompletion, include_usage: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut write = |choices: &[ChunkChoice], usage: Option<Usage>| {
+        let chunk = ChatChunk {
+            id: completion.id,
+            object: "chat.completion.chunk",
+            created: completion.created,
+            model: completion.model,
+            choices,
+            usage,
+        };
+        out.extend_from_slice(b"data: ");
+        // Writing plain structs to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, &chunk);
+        out.extend_from_slice(b"\n\n");
+    };
+    for choice in &completion.choices {
+        let message = &choice.message;
+        let calls: Vec<ToolCallDelta> = message
+            .tool_calls
+            .iter()
+            .enumerate()
+            .map(|(index, call)| ToolCallDelta {
+                index: index as u32,
+                id: Some(&call.id),
+                kind: Some("function"),
+                function: FunctionDelta {
+                    name: Some(&call.function.name),
+                    arguments: &call.function.arguments,
+                },
+            })
+            .collect();
+        let delta = Delta {
+            role: Some("assistant"),
+            content: message.content.as_deref(),
+            reasoning_content: message.reasoning_content.as_deref(),
+            tool_calls: (!calls.is_empty()).then_some(calls.as_slice()),
+            function_call: message.function_call.as_ref().map(|call| FunctionDelta {
+                name: Some(&call.name),
+                arguments: &call.arguments,
+            }),
+        };
+        for (delta, finish_reason) in [
+            (delta, None),
+            (Delta::default(), Some(choice.finish_reason)),
+        ] {
+            let chunk_choice = ChunkChoice {
+                index: choice.index,
+                delta,
+                finish_reason,
+                logprobs: None,
+            };
+            write(std::slice::from_ref(&chunk_choice), None);
+        }
+    }
+    if include_usage {
+        write(&[], Some(completion.usage));
+    }
+    out.extend_from_slice(b"data: [DONE]\n\n");
+    out
 }
 
 struct ChunkWriter {
@@ -369,6 +454,16 @@ impl ChunkWriter {
         if id.is_some() {
             self.tool_calls = self.tool_calls.max(index + 1);
         }
+        if self.options.legacy_functions {
+            // The legacy shape holds one call: later ones are dropped.
+            if index == 0 {
+                self.delta(Delta {
+                    function_call: Some(FunctionDelta { name, arguments }),
+                    ..Delta::default()
+                });
+            }
+            return;
+        }
         let calls = [ToolCallDelta {
             index,
             id,
@@ -467,12 +562,15 @@ impl ChunkWriter {
                 self.content_chars.div_ceil(4),
             )
         });
-        let finish = finish_reason(
+        let mut finish = finish_reason(
             self.tool_calls > 0,
             self.upstream_finish,
             usage.completion_tokens,
             self.options.max_tokens,
         );
+        if self.options.legacy_functions && finish == FinishReason::ToolCalls {
+            finish = FinishReason::FunctionCall;
+        }
         self.write_chunk(Delta::default(), Some(finish), None);
         if self.options.include_usage {
             self.write_chunk(Delta::default(), None, Some(usage));
@@ -670,6 +768,7 @@ mod tests {
             split_think: false,
             format: StreamFormat::ChatCompletion,
             echo: String::new(),
+            legacy_functions: false,
         }
     }
 

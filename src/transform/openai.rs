@@ -142,6 +142,9 @@ pub struct AssistantMessage {
     pub reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCall>,
+    /// The pre-tools shape, for requests that offered `functions` rather than `tools`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<FunctionCall>,
     pub refusal: Option<()>,
 }
 
@@ -167,6 +170,8 @@ pub enum FinishReason {
     Length,
     ToolCalls,
     ContentFilter,
+    /// Answers to requests that offered legacy `functions`.
+    FunctionCall,
 }
 
 impl FinishReason {
@@ -212,6 +217,8 @@ pub struct Delta<'a> {
     pub reasoning_content: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<&'a [ToolCallDelta<'a>]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<FunctionDelta<'a>>,
 }
 
 #[derive(Debug, Serialize)]

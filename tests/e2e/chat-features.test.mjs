@@ -8,6 +8,7 @@
 // report, but do not fail the suite.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import {
   OpenAI, startGateway, client, schema, user, raw, rawJson, rawStream, parseSSE, checkChunks,
   checkErrorBody, thrown, openapiAvailable, openapiSkipReason, API_KEYS, WEATHER_TOOL, TIME_TOOL,
@@ -309,13 +310,27 @@ describe("tool_choice", () => {
 
 describe("legacy functions / function_call", () => {
   const FUNCTIONS = [WEATHER_TOOL.function, TIME_TOOL.function];
-  /** The call in a legacy-functions answer: `function_call` (OpenAI's legacy shape) or tool_calls. */
+  /** The call in a legacy-functions answer: OpenAI's legacy `function_call` shape, no tool_calls. */
   function legacyCall(choice, label) {
-    const fc = choice.message.function_call ?? choice.message.tool_calls?.[0]?.function;
-    assert.ok(fc, `${label}: a function call in the answer: ${JSON.stringify(choice.message)}`);
-    assert.ok(["tool_calls", "function_call"].includes(choice.finish_reason), `${label}: finish_reason ${choice.finish_reason}`);
+    const fc = choice.message.function_call;
+    assert.ok(fc, `${label}: a function_call in the answer: ${JSON.stringify(choice.message)}`);
+    assert.equal(choice.message.tool_calls, undefined, `${label}: no tool_calls beside function_call`);
+    assert.equal(choice.finish_reason, "function_call", `${label}: finish_reason`);
     return fc;
   }
+
+  test("streamed: the call arrives as function_call deltas, finish_reason function_call", async () => {
+    const s = await rawStream(gw, { model: LLAMA33, functions: FUNCTIONS, function_call: { name: "get_time" }, messages: user("time in Paris? [[emu:tool]]") });
+    assert.equal(s.status, 200);
+    assert.ok(s.done, "ends with [DONE]");
+    const deltas = s.chunks.flatMap((e) => e.choices ?? []);
+    assert.ok(deltas.every((c) => c.delta.tool_calls === undefined), "no tool_calls deltas");
+    const name = deltas.map((c) => c.delta.function_call?.name ?? "").join("");
+    const args = deltas.map((c) => c.delta.function_call?.arguments ?? "").join("");
+    assert.equal(name, "get_time");
+    assert.deepEqual(JSON.parse(args), { tz: "Paris" });
+    assert.deepEqual(deltas.map((c) => c.finish_reason).filter(Boolean), ["function_call"]);
+  });
 
   for (const model of [NATIVE, LLAMA33, HERMES]) {
     test(`${model}: functions + function_call -> a call; role "function" result -> answer`, async () => {
@@ -462,8 +477,24 @@ describe("n", () => {
     }
   });
 
-  test("n=2 with stream -> 400 param n", async () => {
-    await badRequest({ model: LEGACY, n: 2, stream: true, messages: user("x") }, "n");
+  test("n=2 with stream -> each choice whole, with its own index and finish_reason; usage summed", async () => {
+    const params = { model: LEGACY, n: 2, stream_options: { include_usage: true }, messages: user("two please [[emu:tokens=3]]") };
+    const stream = await ai.chat.completions.create({ ...params, stream: true });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    chunks.forEach((c, i) => schema("CreateChatCompletionStreamResponse", c, `n=2 chunk ${i}`));
+    assert.equal(new Set(chunks.map((c) => c.id)).size, 1, "one id");
+    const byIndex = [0, 1].map((index) => chunks.flatMap((c) => c.choices).filter((ch) => ch.index === index));
+    for (const [index, parts] of byIndex.entries()) {
+      assert.equal(parts.map((p) => p.delta.content ?? "").join(""), "w1 w2 w3", `choice ${index} content`);
+      assert.deepEqual(parts.map((p) => p.finish_reason).filter(Boolean), ["stop"], `choice ${index} finish once`);
+    }
+    const last = chunks.at(-1);
+    assert.deepEqual(last.choices, []);
+    assert.equal(last.usage.completion_tokens, 6, "usage counts both choices");
+    // The SDK's stream helper folds both choices.
+    const final = await ai.chat.completions.stream({ ...params, stream: true }).finalChatCompletion();
+    assert.deepEqual(final.choices.map((c) => c.message.content), ["w1 w2 w3", "w1 w2 w3"]);
   });
 });
 
@@ -609,9 +640,43 @@ describe("vision", () => {
     assert.match(r.choices[0].message.content, /What is in this image\?/);
   });
 
-  test("llama-4-scout with an https image URL -> 400 mentioning data:", async () => {
-    const err = await badRequest({ model: SCOUT, messages: imageMessage("https://example.com/cat.png") }, "messages");
-    assert.match(err.message, /data:/);
+  // A local server stands in for the web: the gateway fetches http(s) images itself, because
+  // Workers AI vision models only take image bytes.
+  const PNG_BYTES = Buffer.from(PNG.split(",")[1], "base64");
+  let images;
+  let imageBase;
+  before(async () => {
+    images = http.createServer((req, res) => {
+      if (req.url === "/cat.png") res.writeHead(200, { "content-type": "application/octet-stream" }).end(PNG_BYTES);
+      else if (req.url === "/page.html") res.writeHead(200, { "content-type": "text/html" }).end("<html>no image</html>");
+      else res.writeHead(404).end("missing");
+    });
+    await new Promise((resolve) => images.listen(0, "127.0.0.1", resolve));
+    imageBase = `http://127.0.0.1:${images.address().port}`;
+  });
+  after(() => images?.close());
+
+  test("llama-4-scout with an http image URL: fetched, typed from its bytes, sent as a data: URL", async () => {
+    const r = await chat({ model: SCOUT, messages: imageMessage(`${imageBase}/cat.png`) });
+    assert.match(r.choices[0].message.content, new RegExp(`I see 1 image\\(s\\): image/png, ${PNG_BYTES.length} bytes`));
+    const s = await sdkStream({ model: SCOUT, messages: imageMessage(`${imageBase}/cat.png`) });
+    assert.equal(s.content, r.choices[0].message.content);
+  });
+
+  test("an image URL that 404s or is not an image -> 400 naming the URL", async () => {
+    const missing = await badRequest({ model: SCOUT, messages: imageMessage(`${imageBase}/gone.png`) }, "messages");
+    assert.match(missing.message, /gone\.png.*HTTP 404/);
+    const page = await badRequest({ model: SCOUT, messages: imageMessage(`${imageBase}/page.html`) }, "messages");
+    assert.match(page.message, /not a PNG, JPEG/);
+  });
+
+  test("llama-3.2-11b-vision gets its one image as bytes beside the messages", async () => {
+    const model = "@cf/meta/llama-3.2-11b-vision-instruct";
+    const r = await chat({ model, messages: imageMessage(PNG) });
+    assert.match(r.choices[0].message.content, new RegExp(`I see 1 image\\(s\\): bytes, ${PNG_BYTES.length} bytes`));
+    const two = [{ role: "user", content: [...imageMessage(PNG)[0].content, { type: "image_url", image_url: { url: `${imageBase}/cat.png` } }] }];
+    const err = await badRequest({ model, messages: two }, "messages");
+    assert.match(err.message, /one image/);
   });
 
   test("gpt-3.5-turbo with an image -> 400", async () => {
