@@ -59,10 +59,15 @@ async fn handle(
     config: &GatewayConfig,
 ) -> std::result::Result<Response, GatewayError> {
     let route = routes::route(req.method().as_ref(), &req.path())?;
-    if route.needs_auth() {
-        authenticate(req, config)?;
-    }
-    let cx = RequestContext { env, config };
+    let caller = match route.needs_auth() {
+        true => Some(authenticate(req, config)?),
+        false => None,
+    };
+    let cx = RequestContext {
+        env,
+        config,
+        caller,
+    };
     handlers::dispatch(route, req, &cx).await
 }
 

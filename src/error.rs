@@ -29,6 +29,10 @@ pub enum GatewayError {
     #[error("The model `{model}` does not exist or is not served by this gateway. GET /v1/models lists the models and aliases you can use.")]
     ModelNotFound { model: String },
 
+    /// A stored object (a response) that does not exist, expired, or belongs to another key.
+    #[error("{0}")]
+    NotFound(String),
+
     #[error("Request body is {size} bytes; the limit is {limit} bytes (MAX_BODY_BYTES). Send a smaller request.")]
     PayloadTooLarge { size: usize, limit: usize },
 
@@ -60,7 +64,9 @@ impl GatewayError {
         match self {
             GatewayError::InvalidRequest { .. } => 400,
             GatewayError::Unauthorized(_) => 401,
-            GatewayError::RouteNotFound { .. } | GatewayError::ModelNotFound { .. } => 404,
+            GatewayError::RouteNotFound { .. }
+            | GatewayError::ModelNotFound { .. }
+            | GatewayError::NotFound(_) => 404,
             GatewayError::MethodNotAllowed { .. } => 405,
             GatewayError::PayloadTooLarge { .. } => 413,
             GatewayError::Misconfigured(_) | GatewayError::Internal(_) => 500,
@@ -72,7 +78,6 @@ impl GatewayError {
         match self.status() {
             401 => "authentication_error",
             403 => "permission_error",
-            404 if matches!(self, GatewayError::ModelNotFound { .. }) => "invalid_request_error",
             429 => "rate_limit_error",
             500..=599 => match self {
                 GatewayError::Upstream { .. } => "upstream_error",
@@ -89,6 +94,7 @@ impl GatewayError {
             GatewayError::RouteNotFound { .. } => Some("unknown_url".into()),
             GatewayError::MethodNotAllowed { .. } => Some("method_not_allowed".into()),
             GatewayError::ModelNotFound { .. } => Some("model_not_found".into()),
+            GatewayError::NotFound(_) => None,
             GatewayError::PayloadTooLarge { .. } => Some("request_too_large".into()),
             GatewayError::Misconfigured(_) => Some("gateway_misconfigured".into()),
             GatewayError::Upstream { code, .. } => Some(match (code, upstream_status(*code)) {

@@ -42,9 +42,17 @@ export function readWranglerToml() {
 
 /**
  * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
- * `port: 0` picks a free port. Returns { url, mf, dispose }.
+ * `port: 0` picks a free port; `kvNamespaces` are bound as in-memory KV (pass [] to run without
+ * the optional GATEWAY_KV). Returns { url, mf, dispose }.
  */
-export async function startGateway({ port = 0, host = "127.0.0.1", bindings = {}, emulator = {}, verbose = false } = {}) {
+export async function startGateway({
+  port = 0,
+  host = "127.0.0.1",
+  bindings = {},
+  emulator = {},
+  verbose = false,
+  kvNamespaces = ["GATEWAY_KV"],
+} = {}) {
   const script = join(ROOT, "build", "index.js");
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` (or `npm run dev`, which builds first).");
@@ -64,6 +72,7 @@ export async function startGateway({ port = 0, host = "127.0.0.1", bindings = {}
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         compatibilityDate,
         bindings: { ...vars, ...bindings },
+        kvNamespaces,
         wrappedBindings: { AI: { scriptName: "ai-emulator" } },
       },
       emulatorWorker("ai-emulator", emulator),

@@ -10,7 +10,9 @@ use futures_util::future::try_join_all;
 
 use crate::platform::fetch::fetch_images;
 use crate::transform::chat::{chat_completion, chat_completion_from_outputs, CompletionContext};
-use crate::transform::chat_request::{parse_chat_request, plan_chat_request, remote_image_urls};
+use crate::transform::chat_request::{
+    parse_chat_request, plan_chat_request, remote_image_urls, UpstreamForm,
+};
 use crate::transform::chat_stream::{
     prompt_tokens_estimate, stream_of_completion, ChatStream, ChatStreamOptions, StreamFormat,
 };
@@ -24,8 +26,8 @@ pub async fn completions(
     let request = parse_chat_request(&body)?;
     // Workers AI vision models take image bytes, not URLs: fetch those first.
     let images = fetch_images(remote_image_urls(&request, &cx.config.aliases)?).await?;
-    let plan = plan_chat_request(&request, &cx.config.aliases, &images)?;
-    let ctx = new_context("chatcmpl", &plan.model.requested);
+    let plan = plan_chat_request(&request, &cx.config.aliases, &images, UpstreamForm::Chat)?;
+    let ctx = new_context("chatcmpl-", &plan.model.requested);
     if !plan.stream || !plan.extra_inputs.is_empty() {
         // `n` choices are `n` runs.
         let inputs = std::iter::once(&plan.upstream_input).chain(&plan.extra_inputs);
@@ -52,7 +54,7 @@ pub async fn legacy_completions(
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
     let plan = plan_completion(&body, &cx.config.aliases)?;
-    let ctx = new_context("cmpl", &plan.model.requested);
+    let ctx = new_context("cmpl-", &plan.model.requested);
     let model = plan.model.upstream_id.as_str();
     if !plan.stream {
         let outputs = run_all(cx, model, &plan.upstream_inputs).await?;
@@ -88,7 +90,7 @@ async fn translated(
     mut translator: ChatStream,
 ) -> Result<worker::web_sys::ReadableStream, GatewayError> {
     Ok(match output {
-        AiOutput::Stream(upstream) => ai::translate(&upstream, translator).await?,
+        AiOutput::Stream(upstream) => ai::translate(&upstream, translator, None).await?,
         // Some models answer JSON even when asked to stream: still give the client a stream.
         AiOutput::Json(json) => ai::ready_stream(&translator.whole_output(&json)?),
         AiOutput::Bytes(bytes) => {
@@ -113,7 +115,7 @@ async fn run_all(
     .await
 }
 
-async fn run_to_json(
+pub(super) async fn run_to_json(
     cx: &RequestContext<'_>,
     model: &str,
     input: &str,
@@ -127,11 +129,16 @@ async fn run_to_json(
     }
 }
 
-/// A fresh id (`<prefix>-<uuid>`), the current time, and the model name the client sent.
-fn new_context(prefix: &str, requested_model: &str) -> CompletionContext {
+/// A fresh id (`<prefix><uuid>`), the current time, and the model name the client sent.
+pub(super) fn new_context(prefix: &str, requested_model: &str) -> CompletionContext {
     CompletionContext {
-        id: format!("{prefix}-{}", uuid::Uuid::new_v4().simple()),
-        created: (js_sys::Date::now() / 1000.0) as u64,
+        id: format!("{prefix}{}", uuid::Uuid::new_v4().simple()),
+        created: now_seconds(),
         model: requested_model.to_owned(),
     }
+}
+
+/// Unix time in seconds.
+pub(super) fn now_seconds() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
 }

@@ -3,10 +3,12 @@
 pub mod chat;
 pub mod health;
 pub mod models;
+pub mod responses;
 
 use worker::{Env, Request, Response};
 
 use crate::error::GatewayError;
+use crate::policy::auth::Caller;
 use crate::policy::config::GatewayConfig;
 use crate::policy::routes::Route;
 
@@ -14,6 +16,15 @@ use crate::policy::routes::Route;
 pub struct RequestContext<'a> {
     pub env: &'a Env,
     pub config: &'a GatewayConfig,
+    /// Who sent the request (`None` on open routes such as `/health`).
+    pub caller: Option<Caller>,
+}
+
+impl RequestContext<'_> {
+    /// The caller's user name, which scopes what they store.
+    pub fn user(&self) -> &str {
+        self.caller.as_ref().map_or("default", |c| c.user.as_str())
+    }
 }
 
 pub async fn dispatch(
@@ -27,6 +38,10 @@ pub async fn dispatch(
         Route::RetrieveModel(id) => models::retrieve(&id, cx),
         Route::ChatCompletions => chat::completions(req, cx).await,
         Route::Completions => chat::legacy_completions(req, cx).await,
+        Route::CreateResponse => responses::create(req, cx).await,
+        Route::RetrieveResponse(id) => responses::retrieve(&id, cx).await,
+        Route::DeleteResponse(id) => responses::delete(&id, cx).await,
+        Route::ResponseInputItems(id) => responses::input_items(&id, cx).await,
     }
 }
 

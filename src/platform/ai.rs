@@ -25,6 +25,9 @@ extern "C" {
     async fn translate_stream(
         upstream: &ReadableStream,
         translator: JsValue,
+        kv: &JsValue,
+        key: &str,
+        ttl_seconds: f64,
     ) -> Result<JsValue, JsValue>;
 
     // Takes a JS-owned copy: a `&[u8]` here would reach JS as a view into wasm memory, which the
@@ -68,6 +71,8 @@ pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, G
 #[wasm_bindgen]
 pub struct StreamTranslator {
     inner: ChatStream,
+    /// For a stored Responses stream: the input items (JSON) kept beside the finished response.
+    stored_input_items: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -84,6 +89,27 @@ impl StreamTranslator {
     pub fn fail(&mut self, message: &str) -> js_sys::Uint8Array {
         self.inner.fail(message).into()
     }
+
+    /// The record to store once a Responses stream completed; empty otherwise.
+    #[wasm_bindgen(js_name = storedRecord)]
+    pub fn stored_record(&self) -> String {
+        match (&self.stored_input_items, self.inner.finished_response()) {
+            (Some(items), Some(response)) => stored_record(response, items),
+            _ => String::new(),
+        }
+    }
+}
+
+/// Where a streamed response is stored when it completes.
+pub struct StreamStore<'a> {
+    pub kv: &'a JsValue,
+    pub key: String,
+    pub input_items_json: String,
+}
+
+/// The stored form of a response (see `transform::responses::StoredResponse`).
+pub fn stored_record(response_json: &str, input_items_json: &str) -> String {
+    format!(r#"{{"response":{response_json},"input_items":{input_items_json}}}"#)
 }
 
 /// Returns a stream of OpenAI SSE translated from `upstream` by `translator`. Resolves at the
@@ -92,8 +118,18 @@ impl StreamTranslator {
 pub async fn translate(
     upstream: &ReadableStream,
     translator: ChatStream,
+    store: Option<StreamStore<'_>>,
 ) -> Result<ReadableStream, GatewayError> {
-    translate_stream(upstream, StreamTranslator { inner: translator }.into())
+    let (kv, key, input_items) = match store {
+        Some(store) => (store.kv.clone(), store.key, Some(store.input_items_json)),
+        None => (JsValue::UNDEFINED, String::new(), None),
+    };
+    let translator = StreamTranslator {
+        inner: translator,
+        stored_input_items: input_items,
+    };
+    let ttl = crate::platform::store::TTL_SECONDS as f64;
+    translate_stream(upstream, translator.into(), &kv, &key, ttl)
         .await
         .map(JsCast::unchecked_into)
         .map_err(|err| upstream_error_from_message(&error_message(&err)))

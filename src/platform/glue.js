@@ -24,20 +24,35 @@ const toBytes = (value) => (typeof value === "string" ? encoder.encode(value) : 
 
 /**
  * Pipes `upstream` through `translator` (a Rust object with push(bytes) -> bytes,
- * finish() -> bytes, fail(message) -> bytes and free()).
+ * finish() -> bytes, fail(message) -> bytes, storedRecord() -> string and free()).
+ * With a KV namespace `kv`, a completed stream's record is stored under `key` before the
+ * client's stream closes (a stored Responses API response).
  *
  * Resolves once the translator has produced its first output, so that an upstream failure before
  * the client would see anything rejects here and becomes an HTTP error, not a 200 stream with only
  * an error event. After that the stream is pull-based: nothing is read from upstream until the
  * client wants more, so memory stays flat however long the stream is.
  */
-export async function translateStream(upstream, translator) {
+export async function translateStream(upstream, translator, kv, key, ttlSeconds) {
   const reader = upstream.getReader();
+  const store = async () => {
+    const record = kv ? translator.storedRecord() : "";
+    if (!record) return;
+    try {
+      await kv.put(key, record, { expirationTtl: ttlSeconds });
+    } catch (error) {
+      console.error(`could not store ${key}: ${errorMessage(error)}`);
+    }
+  };
   // The next bytes for the client: reads (and translates) until there is output or an end.
   const next = async () => {
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return { out: translator.finish(), done: true };
+      if (done) {
+        const out = translator.finish();
+        await store();
+        return { out, done: true };
+      }
       const out = translator.push(toBytes(value));
       if (out.length) return { out, done: false };
     }

@@ -3,3 +3,4 @@
 pub mod ai;
 pub mod fetch;
 pub mod http;
+pub mod store;

@@ -10,6 +10,10 @@ pub enum Route {
     RetrieveModel(String),
     ChatCompletions,
     Completions,
+    CreateResponse,
+    RetrieveResponse(String),
+    DeleteResponse(String),
+    ResponseInputItems(String),
 }
 
 impl Route {
@@ -28,17 +32,26 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/models" => ("GET", Route::ListModels),
         "/chat/completions" => ("POST", Route::ChatCompletions),
         "/completions" => ("POST", Route::Completions),
-        _ => match api_path.strip_prefix("/models/") {
-            Some(id) if !id.is_empty() => ("GET", Route::RetrieveModel(percent_decode(id))),
-            _ => {
-                return Err(GatewayError::RouteNotFound {
-                    method: method.to_owned(),
-                    path: path.to_owned(),
-                })
-            }
+        "/responses" => ("POST", Route::CreateResponse),
+        _ => match (
+            api_path.strip_prefix("/models/"),
+            api_path.strip_prefix("/responses/"),
+        ) {
+            (Some(id), _) if !id.is_empty() => ("GET", Route::RetrieveModel(percent_decode(id))),
+            (_, Some(rest)) if !rest.is_empty() => match rest.split_once('/') {
+                Some((id, "input_items")) => ("GET", Route::ResponseInputItems(id.to_owned())),
+                None if method == "DELETE" => {
+                    ("GET, DELETE", Route::DeleteResponse(rest.to_owned()))
+                }
+                None => ("GET, DELETE", Route::RetrieveResponse(rest.to_owned())),
+                Some(_) => return Err(not_found(method, path)),
+            },
+            _ => return Err(not_found(method, path)),
         },
     };
-    let method_ok = method == allowed || (allowed == "GET" && method == "HEAD");
+    let mut methods = allowed.split(", ");
+    let method_ok =
+        methods.any(|m| m == method) || (allowed.starts_with("GET") && method == "HEAD");
     if method_ok {
         Ok(route)
     } else {
@@ -47,6 +60,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
             path: path.to_owned(),
             allowed,
         })
+    }
+}
+
+fn not_found(method: &str, path: &str) -> GatewayError {
+    GatewayError::RouteNotFound {
+        method: method.to_owned(),
+        path: path.to_owned(),
     }
 }
 
@@ -118,5 +138,30 @@ mod tests {
         assert_eq!(err.status(), 405);
         assert!(err.to_string().contains("use POST"));
         assert_eq!(route("DELETE", "/v1/models").unwrap_err().status(), 405);
+    }
+
+    #[test]
+    fn responses_routes() {
+        assert_eq!(route("POST", "/v1/responses"), Ok(Route::CreateResponse));
+        assert_eq!(
+            route("GET", "/v1/responses/resp_1"),
+            Ok(Route::RetrieveResponse("resp_1".into()))
+        );
+        assert_eq!(
+            route("DELETE", "/v1/responses/resp_1"),
+            Ok(Route::DeleteResponse("resp_1".into()))
+        );
+        assert_eq!(
+            route("GET", "/v1/responses/resp_1/input_items"),
+            Ok(Route::ResponseInputItems("resp_1".into()))
+        );
+        let err = route("POST", "/v1/responses/resp_1").unwrap_err();
+        assert_eq!(err.allowed_methods(), Some("GET, DELETE"));
+        assert_eq!(
+            route("POST", "/v1/responses/resp_1/cancel")
+                .unwrap_err()
+                .status(),
+            404
+        );
     }
 }

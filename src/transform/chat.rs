@@ -39,6 +39,9 @@ pub(crate) struct TextOutput {
     /// Responses-style.
     #[serde(default)]
     pub output: Option<Vec<Value>>,
+    /// Responses-style: `incomplete` when the output limit cut the answer.
+    #[serde(default)]
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -318,6 +321,9 @@ pub(crate) fn assistant_message(
         message.content = Some(text);
         message.reasoning_content = (!reasoning.is_empty()).then_some(reasoning);
         upstream_tool_calls = calls;
+        if output.status.as_deref() == Some("incomplete") {
+            finish = Some("length".to_owned());
+        }
     } else if let Some(response) = output.response {
         let text = match response {
             Value::String(s) => s,

@@ -89,6 +89,35 @@ enum UpstreamContent<'a> {
     Parts(Vec<Value>),
 }
 
+/// The input form for the model, where it has more than one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamForm {
+    /// `messages` for every model.
+    Chat,
+    /// gpt-oss takes the Responses API's own input (`input` items, `instructions`, `reasoning`);
+    /// the other models still get `messages`.
+    NativeResponses,
+}
+
+/// gpt-oss's Responses-style input.
+#[derive(Serialize)]
+struct ResponsesInput<'a> {
+    input: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<Value>,
+    max_output_tokens: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(flatten)]
+    sampling: Sampling,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<&'a str>,
+}
+
 /// Workers AI's documented seed range.
 const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
 /// OpenAI accepts at most four stop sequences.
@@ -106,7 +135,12 @@ pub fn parse_chat_request(body: &str) -> Result<ChatCompletionRequest, GatewayEr
 
 /// Validates the request and builds the Workers AI input (for requests without http(s) images).
 pub fn plan_chat(body: &str, overrides: &AliasOverrides) -> Result<ChatPlan, GatewayError> {
-    plan_chat_request(&parse_chat_request(body)?, overrides, &RemoteImages::new())
+    plan_chat_request(
+        &parse_chat_request(body)?,
+        overrides,
+        &RemoteImages::new(),
+        UpstreamForm::Chat,
+    )
 }
 
 /// The http(s) image URLs the gateway must fetch before planning: vision models on Workers AI
@@ -154,6 +188,7 @@ pub fn plan_chat_request(
     request: &ChatCompletionRequest,
     overrides: &AliasOverrides,
     images: &RemoteImages,
+    form: UpstreamForm,
 ) -> Result<ChatPlan, GatewayError> {
     let model = models::resolve(request.model.as_deref().unwrap_or(""), overrides)?;
     let family = model.spec.family;
@@ -242,7 +277,16 @@ pub fn plan_chat_request(
             GatewayError::Internal(format!("could not encode the upstream request: {err}"))
         })
     };
-    let upstream_input = encode(&input)?;
+    // gpt-oss's Responses input has no JSON mode and one answer per run: those keep `messages`.
+    let native_responses = form == UpstreamForm::NativeResponses
+        && model.spec.family == crate::models::Family::ResponsesText
+        && input.response_format.is_none()
+        && n == 1;
+    let upstream_input = if native_responses {
+        responses_input(&input)?
+    } else {
+        encode(&input)?
+    };
     let mut extra_inputs = Vec::new();
     for run in 1..n {
         input.sampling.seed = seed_for_run(request.seed, run);
@@ -263,6 +307,81 @@ pub fn plan_chat_request(
         tool_names,
         stop: if native { Vec::new() } else { stop },
         legacy_functions: request.tools.is_none() && request.functions.is_some(),
+    })
+}
+
+/// The chat input, rewritten as gpt-oss's Responses input: system turns become `instructions`,
+/// tool calls and results become `function_call` / `function_call_output` items.
+fn responses_input(chat: &TextGenerationInput) -> Result<String, GatewayError> {
+    let mut instructions = String::new();
+    let mut items = Vec::with_capacity(chat.messages.len());
+    for message in &chat.messages {
+        let text = match &message.content {
+            UpstreamContent::Text(text) => text.as_ref(),
+            // gpt-oss has no vision, so the planner never builds parts for it.
+            UpstreamContent::Parts(_) => "",
+        };
+        match message.role {
+            "system" => {
+                if !instructions.is_empty() {
+                    instructions.push_str("\n\n");
+                }
+                instructions.push_str(text);
+            }
+            "tool" => items.push(json!({
+                "type": "function_call_output",
+                "call_id": message.tool_call_id.as_deref().unwrap_or(""),
+                "output": text,
+            })),
+            role => {
+                if !text.is_empty() || message.tool_calls.is_none() {
+                    items.push(json!({"role": role, "content": text}));
+                }
+                for call in message.tool_calls.iter().flatten() {
+                    items.push(json!({
+                        "type": "function_call",
+                        "call_id": call.id,
+                        "name": call.function.name,
+                        "arguments": call.function.arguments,
+                    }));
+                }
+            }
+        }
+    }
+    let input = ResponsesInput {
+        input: items,
+        reasoning: chat
+            .reasoning_effort
+            .map(|effort| json!({"effort": effort})),
+        tools: chat.tools.clone().map(|tools| {
+            tools
+                .into_iter()
+                .map(|tool| match tool {
+                    Value::Object(mut object) => {
+                        // Responses tools are flat: {type, name, description, parameters}.
+                        let function = object.remove("function");
+                        if let Some(Value::Object(function)) = function {
+                            object.extend(function);
+                        }
+                        Value::Object(object)
+                    }
+                    other => other,
+                })
+                .collect()
+        }),
+        tool_choice: chat.tool_choice.as_ref().map(|choice| {
+            match choice.pointer("/function/name") {
+                Some(name) => json!({"type": "function", "name": name}),
+                None => choice.clone(),
+            }
+        }),
+        max_output_tokens: chat.max_tokens,
+        stream: chat.stream,
+        sampling: chat.sampling.clone(),
+        instructions: (!instructions.is_empty()).then_some(instructions.as_str()),
+    };
+    serde_json::to_string(&input).map_err(|err| {
+        GatewayError::Internal(format!("could not encode the upstream request: {err}"))
     })
 }
 
@@ -1309,7 +1428,7 @@ mod tests {
                 bytes: b"\x89PNG".to_vec(),
             },
         )]);
-        let plan = plan_chat_request(&request, &none, &fetched).unwrap();
+        let plan = plan_chat_request(&request, &none, &fetched, UpstreamForm::Chat).unwrap();
         let input: Value = serde_json::from_str(&plan.upstream_input).unwrap();
         assert_eq!(
             input["messages"][0]["content"][1]["image_url"]["url"],

@@ -21,6 +21,8 @@ use super::openai::{
     ChatChunk, ChatCompletion, ChunkChoice, Delta, FinishReason, FunctionDelta, TextChoice,
     TextCompletion, ToolCallDelta, Usage,
 };
+use super::responses::ResponseEcho;
+use super::responses_stream::ResponseEvents;
 use super::sse::SseDecoder;
 use super::text_filters::{LeakedCallGuard, StopScanner, ThinkSplitter};
 use crate::error::{upstream_error_from_message, GatewayError};
@@ -88,6 +90,22 @@ impl ChatStream {
             decoder: SseDecoder::new(),
             writer,
         }
+    }
+
+    /// The same translation, written as Responses API events.
+    pub fn responses(options: ChatStreamOptions, echo: ResponseEcho) -> Self {
+        let events = ResponseEvents::new(options.ctx.clone(), echo);
+        let mut stream = ChatStream::new(options);
+        stream.writer.responses = Some(Box::new(events));
+        stream
+    }
+
+    /// The finished `response` JSON of a completed Responses stream (to store it).
+    pub fn finished_response(&self) -> Option<&str> {
+        self.writer
+            .responses
+            .as_ref()
+            .and_then(|events| events.finished_response())
     }
 
     // push, finish and fail return the bytes to send, valid until the next call: the output
@@ -234,6 +252,10 @@ struct ChunkWriter {
     content_chars: u64,
     usage: Option<Usage>,
     upstream_finish: Option<FinishReason>,
+    /// Set for `/v1/responses`: output goes out as Responses events instead of chunks.
+    responses: Option<Box<ResponseEvents>>,
+    /// Upstream Responses events name calls by output index: (output_index, our call index).
+    upstream_call_indexes: Vec<(u64, u32)>,
 }
 
 impl ChunkWriter {
@@ -253,6 +275,8 @@ impl ChunkWriter {
             content_chars: 0,
             usage: None,
             upstream_finish: None,
+            responses: None,
+            upstream_call_indexes: Vec::new(),
         }
     }
 
@@ -328,14 +352,52 @@ impl ChunkWriter {
                 self.upstream_finish = Some(FinishReason::from_upstream(&reason.0));
             }
         }
-        if let (Some(kind), Some(delta)) = (&frame.kind, &frame.delta) {
-            match kind.0.as_ref() {
-                "response.output_text.delta" => self.content(&delta.0),
-                "response.reasoning_text.delta" | "response.reasoning.delta" => {
-                    self.reasoning(&delta.0)
+        if let Some(kind) = &frame.kind {
+            let event = ResponsesEvent {
+                delta: frame.delta.as_ref().map_or("", |d| d.0.as_ref()),
+                item: frame.item.as_ref(),
+                output_index: frame.output_index,
+            };
+            self.on_responses_event(kind.0.as_ref(), event);
+        }
+    }
+
+    /// Responses-style events (gpt-oss given Responses input).
+    fn on_responses_event(&mut self, kind: &str, frame: ResponsesEvent<'_>) {
+        let delta = frame.delta;
+        match kind {
+            "response.output_text.delta" => self.content(delta),
+            "response.reasoning_text.delta" | "response.reasoning.delta" => self.reasoning(delta),
+            "response.output_item.added" => {
+                let Some(item) = frame.item.as_ref() else {
+                    return;
+                };
+                if item.get("type").and_then(Value::as_str) != Some("function_call") {
+                    return;
                 }
-                _ => {}
+                let call_index = self.tool_calls;
+                if let Some(output_index) = frame.output_index {
+                    self.upstream_call_indexes.push((output_index, call_index));
+                }
+                self.tool_call_fragment(
+                    Some(call_index),
+                    item.get("call_id").and_then(Value::as_str),
+                    item.get("name").and_then(Value::as_str),
+                    item.get("arguments").and_then(Value::as_str).unwrap_or(""),
+                );
             }
+            "response.function_call_arguments.delta" => {
+                let call_index = self
+                    .upstream_call_indexes
+                    .iter()
+                    .find(|(output_index, _)| Some(*output_index) == frame.output_index)
+                    .map(|(_, call_index)| *call_index);
+                if let Some(call_index) = call_index {
+                    self.tool_call_fragment(Some(call_index), None, None, delta);
+                }
+            }
+            "response.incomplete" => self.upstream_finish = Some(FinishReason::Length),
+            _ => {}
         }
     }
 
@@ -454,6 +516,15 @@ impl ChunkWriter {
         if id.is_some() {
             self.tool_calls = self.tool_calls.max(index + 1);
         }
+        if let Some(events) = self.responses.as_mut() {
+            match (id, name) {
+                (Some(id), Some(name)) => {
+                    events.call_started(index, id, name, arguments, &mut self.out)
+                }
+                _ => events.call_arguments(index, arguments, &mut self.out),
+            }
+            return;
+        }
         if self.options.legacy_functions {
             // The legacy shape holds one call: later ones are dropped.
             if index == 0 {
@@ -477,6 +548,15 @@ impl ChunkWriter {
     }
 
     fn delta(&mut self, mut delta: Delta<'_>) {
+        if let Some(events) = self.responses.as_mut() {
+            if let Some(reasoning) = delta.reasoning_content {
+                events.reasoning(reasoning, &mut self.out);
+            }
+            if let Some(content) = delta.content {
+                events.content(content, &mut self.out);
+            }
+            return;
+        }
         if !self.sent_role {
             delta.role = Some("assistant");
             self.sent_role = true;
@@ -571,6 +651,11 @@ impl ChunkWriter {
         if self.options.legacy_functions && finish == FinishReason::ToolCalls {
             finish = FinishReason::FunctionCall;
         }
+        if let Some(events) = self.responses.as_mut() {
+            events.complete(finish, usage, &mut self.out);
+            self.ended = true;
+            return;
+        }
         self.write_chunk(Delta::default(), Some(finish), None);
         if self.options.include_usage {
             self.write_chunk(Delta::default(), None, Some(usage));
@@ -581,6 +666,11 @@ impl ChunkWriter {
 
     fn fail(&mut self, error: &GatewayError) {
         if self.ended {
+            return;
+        }
+        if let Some(events) = self.responses.as_mut() {
+            events.failed(error, &mut self.out);
+            self.ended = true;
             return;
         }
         self.out.extend_from_slice(b"data: ");
@@ -619,6 +709,18 @@ struct Frame<'a> {
     kind: Option<Text<'a>>,
     #[serde(default, borrow)]
     delta: Option<Text<'a>>,
+    /// Responses `output_item` events: the item (function calls matter).
+    #[serde(default)]
+    item: Option<Value>,
+    #[serde(default)]
+    output_index: Option<u64>,
+}
+
+/// The parts of a Responses-style event the translator reads.
+struct ResponsesEvent<'f> {
+    delta: &'f str,
+    item: Option<&'f Value>,
+    output_index: Option<u64>,
 }
 
 /// Legacy frames carry text in `response`; Responses-style events carry an object there.

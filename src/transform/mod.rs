@@ -8,5 +8,8 @@ pub mod completions;
 pub mod json_body;
 pub mod media;
 pub mod openai;
+pub mod responses;
+pub mod responses_request;
+pub mod responses_stream;
 pub mod sse;
 pub mod text_filters;

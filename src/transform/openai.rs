@@ -5,7 +5,7 @@ use serde_json::Value;
 
 // ---------- Requests ----------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct ChatCompletionRequest {
     #[serde(default)]
     pub model: Option<String>,

@@ -1,0 +1,376 @@
+//! Responses API output: the `response` object, its output items, and what is stored for
+//! `previous_response_id`. Built from the same assistant message the chat path produces, so every
+//! model family answers the Responses API through one converter.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::chat::{assistant_message, finish_reason, first_stop, parse_text_output};
+use super::chat::{estimate_tokens, CompletionContext};
+use super::openai::{AssistantMessage, FinishReason, Usage};
+use super::responses_request::ResponsesPlan;
+use crate::error::GatewayError;
+
+/// The request fields a `response` object repeats back, as the client sent them.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResponseEcho {
+    pub instructions: Option<String>,
+    pub max_output_tokens: Option<u64>,
+    pub metadata: Value,
+    pub parallel_tool_calls: bool,
+    pub previous_response_id: Option<String>,
+    pub reasoning: Value,
+    pub store: bool,
+    pub temperature: f64,
+    pub text: Value,
+    pub tool_choice: Value,
+    pub tools: Vec<Value>,
+    pub top_p: f64,
+    pub truncation: &'static str,
+    pub user: Option<String>,
+}
+
+/// A `response` object.
+#[derive(Debug, Serialize)]
+pub struct Response<'a> {
+    pub id: &'a str,
+    pub object: &'static str,
+    pub created_at: u64,
+    pub status: ResponseStatus,
+    pub completed_at: Option<u64>,
+    pub error: Option<ResponseError>,
+    pub incomplete_details: Option<IncompleteDetails>,
+    pub model: &'a str,
+    pub output: &'a [OutputItem],
+    pub usage: Option<ResponseUsage>,
+    #[serde(flatten)]
+    pub echo: &'a ResponseEcho,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseStatus {
+    InProgress,
+    Completed,
+    Incomplete,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseError {
+    pub code: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IncompleteDetails {
+    pub reason: &'static str,
+}
+
+/// One item of `output`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutputItem {
+    Reasoning {
+        id: String,
+        summary: [(); 0],
+        content: Vec<TextContent>,
+        status: ItemStatus,
+    },
+    Message {
+        id: String,
+        status: ItemStatus,
+        role: &'static str,
+        content: Vec<TextContent>,
+    },
+    FunctionCall {
+        id: String,
+        call_id: String,
+        name: String,
+        arguments: String,
+        status: ItemStatus,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemStatus {
+    InProgress,
+    Completed,
+    Incomplete,
+}
+
+/// `output_text` (messages) or `reasoning_text` (reasoning items).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TextContent {
+    OutputText {
+        text: String,
+        annotations: [(); 0],
+        logprobs: [(); 0],
+    },
+    ReasoningText {
+        text: String,
+    },
+}
+
+impl TextContent {
+    pub fn output_text(text: String) -> Self {
+        TextContent::OutputText {
+            text,
+            annotations: [],
+            logprobs: [],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct ResponseUsage {
+    pub input_tokens: u64,
+    pub input_tokens_details: InputTokensDetails,
+    pub output_tokens: u64,
+    pub output_tokens_details: OutputTokensDetails,
+    pub total_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct InputTokensDetails {
+    pub cached_tokens: u64,
+    pub cache_write_tokens: u64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutputTokensDetails {
+    pub reasoning_tokens: u64,
+}
+
+impl From<Usage> for ResponseUsage {
+    fn from(usage: Usage) -> Self {
+        ResponseUsage {
+            input_tokens: usage.prompt_tokens,
+            output_tokens: usage.completion_tokens,
+            total_tokens: usage.total_tokens,
+            ..ResponseUsage::default()
+        }
+    }
+}
+
+/// Item ids: the response id's suffix, a kind prefix and the item's position, so they are
+/// unique per response and stable when the response is stored and read back.
+pub fn item_id(prefix: &str, ctx: &CompletionContext, output_index: usize) -> String {
+    let suffix = ctx.id.strip_prefix("resp_").unwrap_or(&ctx.id);
+    format!("{prefix}_{suffix}{output_index:02}")
+}
+
+/// A finished answer's items, in OpenAI's order: reasoning, the message, then the calls.
+pub fn output_items(
+    message: AssistantMessage,
+    ctx: &CompletionContext,
+    status: ItemStatus,
+) -> Vec<OutputItem> {
+    let mut items = Vec::with_capacity(2 + message.tool_calls.len());
+    if let Some(reasoning) = message.reasoning_content.filter(|r| !r.is_empty()) {
+        items.push(OutputItem::Reasoning {
+            id: item_id("rs", ctx, items.len()),
+            summary: [],
+            content: vec![TextContent::ReasoningText { text: reasoning }],
+            status: ItemStatus::Completed,
+        });
+    }
+    let content = message.content.unwrap_or_default();
+    if !content.is_empty() || message.tool_calls.is_empty() {
+        items.push(OutputItem::Message {
+            id: item_id("msg", ctx, items.len()),
+            status,
+            role: "assistant",
+            content: vec![TextContent::output_text(content)],
+        });
+    }
+    for call in message.tool_calls {
+        items.push(OutputItem::FunctionCall {
+            id: item_id("fc", ctx, items.len()),
+            call_id: call.id,
+            name: call.function.name,
+            arguments: call.function.arguments,
+            status: ItemStatus::Completed,
+        });
+    }
+    items
+}
+
+/// The finished response for a Workers AI answer (any family).
+pub fn response_from_output(
+    output_json: &str,
+    ctx: &CompletionContext,
+    plan: &ResponsesPlan,
+) -> Result<FinishedResponse, GatewayError> {
+    let chat = &plan.chat;
+    let output = parse_text_output(output_json)?;
+    let (mut message, mut upstream_finish, usage) =
+        assistant_message(output, ctx, &chat.tool_names)?;
+    if let Some(content) = message.content.as_mut() {
+        if let Some(cut) = first_stop(content, &chat.stop) {
+            content.truncate(cut);
+            upstream_finish = Some("stop".to_owned());
+        }
+    }
+    let usage = usage.unwrap_or_else(|| {
+        Usage::new(
+            estimate_tokens(&chat.upstream_input),
+            estimate_tokens(message.content.as_deref().unwrap_or_default()),
+        )
+    });
+    let finish = finish_reason(
+        !message.tool_calls.is_empty(),
+        upstream_finish.as_deref().map(FinishReason::from_upstream),
+        usage.completion_tokens,
+        chat.max_tokens,
+    );
+    let status = status_of(finish);
+    let items = output_items(message, ctx, item_status(status));
+    Ok(FinishedResponse {
+        status,
+        output: items,
+        usage: usage.into(),
+    })
+}
+
+/// What an answer became: enough to write the `response` object, stream or not.
+#[derive(Debug, Clone)]
+pub struct FinishedResponse {
+    pub status: ResponseStatus,
+    pub output: Vec<OutputItem>,
+    pub usage: ResponseUsage,
+}
+
+pub fn status_of(finish: FinishReason) -> ResponseStatus {
+    match finish {
+        FinishReason::Length => ResponseStatus::Incomplete,
+        _ => ResponseStatus::Completed,
+    }
+}
+
+pub fn item_status(status: ResponseStatus) -> ItemStatus {
+    match status {
+        ResponseStatus::Incomplete => ItemStatus::Incomplete,
+        ResponseStatus::InProgress => ItemStatus::InProgress,
+        _ => ItemStatus::Completed,
+    }
+}
+
+/// The `response` object around `output`.
+pub fn response_object<'a>(
+    ctx: &'a CompletionContext,
+    echo: &'a ResponseEcho,
+    status: ResponseStatus,
+    output: &'a [OutputItem],
+    usage: Option<ResponseUsage>,
+    completed_at: u64,
+) -> Response<'a> {
+    Response {
+        id: &ctx.id,
+        object: "response",
+        created_at: ctx.created,
+        status,
+        completed_at: (status == ResponseStatus::Completed).then_some(completed_at),
+        error: None,
+        incomplete_details: (status == ResponseStatus::Incomplete).then_some(IncompleteDetails {
+            reason: "max_output_tokens",
+        }),
+        model: &ctx.model,
+        output,
+        usage,
+        echo,
+    }
+}
+
+/// What `store: true` keeps: the response as the client saw it, and the conversation that led to
+/// it (every input item, earlier turns included) for `previous_response_id` and `input_items`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StoredResponse {
+    pub response: Value,
+    pub input_items: Vec<Value>,
+}
+
+impl StoredResponse {
+    /// The conversation a follow-up continues: this turn's input, then its output.
+    pub fn conversation(&self) -> Vec<Value> {
+        let output = self
+            .response
+            .get("output")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        self.input_items
+            .iter()
+            .chain(output)
+            .cloned()
+            .collect::<Vec<_>>()
+    }
+}
+
+impl StoredResponse {
+    /// `GET /v1/responses/{id}/input_items`: the input items, newest first (OpenAI's default
+    /// order), each with a `type` and an `id`.
+    pub fn input_item_list(&self) -> Value {
+        let data: Vec<Value> = self
+            .input_items
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(index, item)| listed_item(index, item))
+            .collect();
+        let id_at = |i: Option<&Value>| i.and_then(|item| item.get("id")).cloned();
+        serde_json::json!({
+            "object": "list",
+            "first_id": id_at(data.first()),
+            "last_id": id_at(data.last()),
+            "has_more": false,
+            "data": data,
+        })
+    }
+}
+
+/// An input item as OpenAI lists it: messages typed, string content as `input_text`, ids added.
+fn listed_item(index: usize, item: &Value) -> Value {
+    let mut item = match item {
+        Value::String(text) => serde_json::json!({"role": "user", "content": text}),
+        other => other.clone(),
+    };
+    if let Some(object) = item.as_object_mut() {
+        let kind = object
+            .entry("type")
+            .or_insert_with(|| Value::from("message"))
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if kind == "message" {
+            if let Some(Value::String(text)) = object.get("content") {
+                let part = if object.get("role").and_then(Value::as_str) == Some("assistant") {
+                    serde_json::json!({"type": "output_text", "text": text, "annotations": []})
+                } else {
+                    serde_json::json!({"type": "input_text", "text": text})
+                };
+                object.insert("content".to_owned(), Value::Array(vec![part]));
+            }
+            object
+                .entry("status")
+                .or_insert_with(|| Value::from("completed"));
+        }
+        let prefix = match kind.as_str() {
+            "function_call" => "fc",
+            "function_call_output" => "fco",
+            "reasoning" => "rs",
+            _ => "msg",
+        };
+        object
+            .entry("id")
+            .or_insert_with(|| Value::from(format!("{prefix}_input{index:04}")));
+    }
+    item
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<String, GatewayError> {
+    serde_json::to_string(value)
+        .map_err(|err| GatewayError::Internal(format!("could not encode the response: {err}")))
+}
