@@ -374,3 +374,91 @@ pub fn encode<T: Serialize>(value: &T) -> Result<String, GatewayError> {
     serde_json::to_string(value)
         .map_err(|err| GatewayError::Internal(format!("could not encode the response: {err}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::AliasOverrides;
+    use crate::transform::media::RemoteImages;
+    use crate::transform::responses_request::{
+        draft_responses, parse_responses_request, plan_responses,
+    };
+    use serde_json::json;
+
+    fn finished(request: Value, output: Value) -> (Value, FinishedResponse) {
+        let request = parse_responses_request(&request.to_string()).unwrap();
+        let draft = draft_responses(&request, Vec::new()).unwrap();
+        let plan = plan_responses(
+            &request,
+            draft,
+            &AliasOverrides::default(),
+            &RemoteImages::new(),
+        )
+        .unwrap();
+        let ctx = CompletionContext {
+            id: "resp_1".into(),
+            created: 5,
+            model: "gpt-4".into(),
+        };
+        let done = response_from_output(&output.to_string(), &ctx, &plan).unwrap();
+        let object = response_object(
+            &ctx,
+            &plan.echo,
+            done.status,
+            &done.output,
+            Some(done.usage),
+            6,
+        );
+        (serde_json::to_value(&object).unwrap(), done)
+    }
+
+    #[test]
+    fn legacy_tool_calls_become_function_call_items() {
+        let (response, _) = finished(
+            json!({"model":"@cf/meta/llama-3.3-70b-instruct-fp8-fast","input":"weather?","tools":[{"type":"function","name":"get_weather","parameters":{"type":"object","properties":{}}}]}),
+            json!({"response":"","tool_calls":[{"name":"get_weather","arguments":{"city":"Paris"}}],"usage":{"prompt_tokens":3,"completion_tokens":4}}),
+        );
+        let call = &response["output"][0];
+        assert_eq!(call["type"], "function_call");
+        assert_eq!(call["name"], "get_weather");
+        assert_eq!(call["arguments"], "{\"city\":\"Paris\"}");
+        assert!(call["call_id"].as_str().unwrap().starts_with("call_"));
+        assert_eq!(response["status"], "completed");
+        assert_eq!(response["completed_at"], 6);
+        assert_eq!(response["usage"]["total_tokens"], 7);
+        assert_eq!(response["tools"][0]["name"], "get_weather");
+    }
+
+    #[test]
+    fn an_incomplete_gpt_oss_answer_says_why() {
+        let (response, done) = finished(
+            json!({"model":"o3","input":"long story","max_output_tokens":16}),
+            json!({"object":"response","status":"incomplete","output":[
+                {"type":"reasoning","content":[{"type":"reasoning_text","text":"think"}]},
+                {"type":"message","content":[{"type":"output_text","text":"Once upon"}]}],
+                "usage":{"input_tokens":2,"output_tokens":16,"total_tokens":18}}),
+        );
+        assert_eq!(done.status, ResponseStatus::Incomplete);
+        assert_eq!(
+            response["incomplete_details"]["reason"],
+            "max_output_tokens"
+        );
+        assert_eq!(response["completed_at"], Value::Null);
+        assert_eq!(response["output"][0]["type"], "reasoning");
+        assert_eq!(response["output"][1]["status"], "incomplete");
+        assert_eq!(response["output"][1]["content"][0]["text"], "Once upon");
+    }
+
+    #[test]
+    fn stored_conversations_continue_and_list() {
+        let stored = StoredResponse {
+            response: json!({"output":[{"type":"message","id":"msg_1","role":"assistant","content":[{"type":"output_text","text":"one"}]}]}),
+            input_items: vec![json!({"role":"user","content":"first"})],
+        };
+        assert_eq!(stored.conversation().len(), 2);
+        let list = stored.input_item_list();
+        assert_eq!(list["data"][0]["type"], "message");
+        assert_eq!(list["data"][0]["content"][0]["type"], "input_text");
+        assert_eq!(list["first_id"], list["data"][0]["id"]);
+    }
+}

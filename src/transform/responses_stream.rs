@@ -397,3 +397,166 @@ fn write_event(out: &mut Vec<u8>, kind: &str, body: &impl Serialize) {
     let _ = serde_json::to_writer(&mut *out, body);
     out.extend_from_slice(b"\n\n");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transform::chat_stream::{ChatStream, ChatStreamOptions, StreamFormat};
+    use serde_json::Value;
+
+    fn stream(tool_names: Vec<String>) -> ChatStream {
+        let options = ChatStreamOptions {
+            ctx: CompletionContext {
+                id: "resp_abc".into(),
+                created: 7,
+                model: "gpt-4".into(),
+            },
+            include_usage: false,
+            max_tokens: 100,
+            prompt_tokens_estimate: 3,
+            tool_names,
+            stop: Vec::new(),
+            split_think: false,
+            format: StreamFormat::ChatCompletion,
+            echo: String::new(),
+            legacy_functions: false,
+        };
+        ChatStream::responses(options, ResponseEcho::default())
+    }
+
+    /// Feeds `input` in pieces of `piece` bytes; returns the events as (type, data).
+    fn translate(input: &str, piece: usize, tools: &[&str]) -> Vec<(String, Value)> {
+        let mut translator = stream(tools.iter().map(|t| t.to_string()).collect());
+        let mut out = Vec::new();
+        for chunk in input.as_bytes().chunks(piece) {
+            out.extend_from_slice(translator.push(chunk));
+        }
+        out.extend_from_slice(translator.finish());
+        let text = String::from_utf8(out).unwrap();
+        text.split("\n\n")
+            .filter(|block| !block.is_empty())
+            .map(|block| {
+                let mut lines = block.lines();
+                let kind = lines.next().unwrap().strip_prefix("event: ").unwrap();
+                let data = lines.next().unwrap().strip_prefix("data: ").unwrap();
+                (kind.to_owned(), serde_json::from_str(data).unwrap())
+            })
+            .collect()
+    }
+
+    fn types(events: &[(String, Value)]) -> Vec<&str> {
+        events.iter().map(|(kind, _)| kind.as_str()).collect()
+    }
+
+    const LEGACY: &str = "data: {\"response\":\"Hel\",\"p\":\"abc\"}\n\ndata: {\"response\":\"lo\"}\n\ndata: {\"response\":\"\",\"usage\":{\"prompt_tokens\":4,\"completion_tokens\":2,\"total_tokens\":6}}\n\ndata: [DONE]\n\n";
+
+    #[test]
+    fn text_streams_as_the_full_event_sequence_however_split() {
+        let whole = translate(LEGACY, LEGACY.len(), &[]);
+        assert_eq!(
+            types(&whole),
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.completed",
+            ]
+        );
+        for (index, (kind, data)) in whole.iter().enumerate() {
+            assert_eq!(data["type"], kind.as_str());
+            assert_eq!(data["sequence_number"], index as u64);
+        }
+        let completed = &whole.last().unwrap().1["response"];
+        assert_eq!(completed["status"], "completed");
+        assert_eq!(completed["output"][0]["content"][0]["text"], "Hello");
+        assert_eq!(completed["usage"]["total_tokens"], 6);
+        assert_eq!(whole[6].1["text"], "Hello");
+        for piece in [1, 2, 5, 17] {
+            let split = translate(LEGACY, piece, &[]);
+            let texts = |events: &[(String, Value)]| -> String {
+                events
+                    .iter()
+                    .filter_map(|(_, d)| d["delta"].as_str())
+                    .collect()
+            };
+            assert_eq!(texts(&split), "Hello", "piece {piece}");
+            assert_eq!(
+                split.last().unwrap().1,
+                whole.last().unwrap().1,
+                "piece {piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn reasoning_then_tool_calls_from_gpt_oss_events() {
+        let input = concat!(
+            "event: response.reasoning_text.delta\ndata: {\"type\":\"response.reasoning_text.delta\",\"output_index\":0,\"delta\":\"hmm\"}\n\n",
+            "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"output_index\":1,\"item\":{\"type\":\"function_call\",\"call_id\":\"call_9\",\"name\":\"f\",\"arguments\":\"\"}}\n\n",
+            "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":1,\"delta\":\"{\\\"a\\\":\"}\n\n",
+            "event: response.function_call_arguments.delta\ndata: {\"type\":\"response.function_call_arguments.delta\",\"output_index\":1,\"delta\":\"1}\"}\n\n",
+            "event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":2,\"output_tokens\":5,\"total_tokens\":7}}}\n\n",
+        );
+        for piece in [input.len(), 3, 11] {
+            let events = translate(input, piece, &["f"]);
+            assert_eq!(
+                types(&events)[2..],
+                [
+                    "response.output_item.added",
+                    "response.content_part.added",
+                    "response.reasoning_text.delta",
+                    "response.reasoning_text.done",
+                    "response.content_part.done",
+                    "response.output_item.done",
+                    "response.output_item.added",
+                    "response.function_call_arguments.delta",
+                    "response.function_call_arguments.delta",
+                    "response.function_call_arguments.done",
+                    "response.output_item.done",
+                    "response.completed",
+                ],
+                "piece {piece}"
+            );
+            let done = &events[11].1;
+            assert_eq!(done["arguments"], "{\"a\":1}");
+            assert_eq!(done["output_index"], 1);
+            let output = &events.last().unwrap().1["response"]["output"];
+            assert_eq!(output[1]["call_id"], "call_9");
+            assert_eq!(output[1]["status"], "completed");
+            assert_eq!(
+                events.last().unwrap().1["response"]["usage"]["output_tokens"],
+                5
+            );
+        }
+    }
+
+    #[test]
+    fn failure_midway_is_response_failed_and_a_cut_answer_is_incomplete() {
+        let mut translator = stream(Vec::new());
+        let mut out = translator.push(b"data: {\"response\":\"Hi\"}\n\n").to_vec();
+        out.extend_from_slice(translator.fail("3040: Capacity temporarily exceeded"));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("event: response.failed"));
+        assert!(text.contains("\"code\":\"rate_limit_exceeded\""));
+        assert!(!text.contains("response.completed"));
+
+        let mut tokens: String = (0..100)
+            .map(|i| format!("data: {{\"response\":\"w{i} \"}}\n\n"))
+            .collect();
+        tokens.push_str("data: {\"response\":\"\",\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":100}}\n\n");
+        let events = translate(&tokens, 64, &[]);
+        let (kind, last) = events.last().unwrap();
+        assert_eq!(kind, "response.incomplete");
+        assert_eq!(
+            last["response"]["incomplete_details"]["reason"],
+            "max_output_tokens"
+        );
+        assert_eq!(last["response"]["output"][0]["status"], "incomplete");
+    }
+}
