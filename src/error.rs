@@ -29,6 +29,10 @@ pub enum GatewayError {
     #[error("The model `{model}` does not exist or is not served by this gateway. GET /v1/models lists the models and aliases you can use.")]
     ModelNotFound { model: String },
 
+    /// An OpenAI endpoint this gateway does not serve (assistants, files, fine-tuning, …).
+    #[error("`{0}` is an OpenAI endpoint this gateway does not serve: Workers AI has no equivalent. Served: chat/completions, completions, responses, embeddings, models.")]
+    NotServed(&'static str),
+
     /// A stored object (a response) that does not exist, expired, or belongs to another key.
     #[error("{0}")]
     NotFound(String),
@@ -68,6 +72,7 @@ impl GatewayError {
             | GatewayError::ModelNotFound { .. }
             | GatewayError::NotFound(_) => 404,
             GatewayError::MethodNotAllowed { .. } => 405,
+            GatewayError::NotServed(_) => 501,
             GatewayError::PayloadTooLarge { .. } => 413,
             GatewayError::Misconfigured(_) | GatewayError::Internal(_) => 500,
             GatewayError::Upstream { code, .. } => upstream_status(*code),
@@ -81,6 +86,7 @@ impl GatewayError {
             429 => "rate_limit_error",
             500..=599 => match self {
                 GatewayError::Upstream { .. } => "upstream_error",
+                GatewayError::NotServed(_) => "invalid_request_error",
                 _ => "server_error",
             },
             _ => "invalid_request_error",
@@ -95,6 +101,7 @@ impl GatewayError {
             GatewayError::MethodNotAllowed { .. } => Some("method_not_allowed".into()),
             GatewayError::ModelNotFound { .. } => Some("model_not_found".into()),
             GatewayError::NotFound(_) => None,
+            GatewayError::NotServed(_) => Some("endpoint_not_supported".into()),
             GatewayError::PayloadTooLarge { .. } => Some("request_too_large".into()),
             GatewayError::Misconfigured(_) => Some("gateway_misconfigured".into()),
             GatewayError::Upstream { code, .. } => Some(match (code, upstream_status(*code)) {

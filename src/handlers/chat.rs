@@ -102,7 +102,7 @@ async fn translated(
 }
 
 /// Runs every input on `model` concurrently; their JSON answers, in order.
-async fn run_all(
+pub(super) async fn run_all(
     cx: &RequestContext<'_>,
     model: &str,
     inputs: impl IntoIterator<Item = &String>,

@@ -1,6 +1,7 @@
 //! Thin handlers: parse, call the pure core, call Workers AI, write the response.
 
 pub mod chat;
+pub mod embeddings;
 pub mod health;
 pub mod models;
 pub mod responses;
@@ -42,6 +43,8 @@ pub async fn dispatch(
         Route::RetrieveResponse(id) => responses::retrieve(&id, cx).await,
         Route::DeleteResponse(id) => responses::delete(&id, cx).await,
         Route::ResponseInputItems(id) => responses::input_items(&id, cx).await,
+        Route::Embeddings => embeddings::create(req, cx).await,
+        Route::NotServed(name) => Err(GatewayError::NotServed(name)),
     }
 }
 

@@ -144,6 +144,26 @@ impl ModelSpec {
         self.capabilities.vision && self.id != "@cf/meta/llama-3.2-11b-vision-instruct"
     }
 
+    /// Most texts one embeddings run takes (`maxItems` of the model's `text` input).
+    pub fn embedding_batch_limit(&self) -> usize {
+        match self.id {
+            "@cf/qwen/qwen3-embedding-0.6b" => 32,
+            _ => 100,
+        }
+    }
+
+    /// The size of the model's vectors, where the catalogue knows it.
+    pub fn embedding_dimensions(&self) -> Option<u64> {
+        match self.id {
+            "@cf/baai/bge-small-en-v1.5" => Some(384),
+            "@cf/baai/bge-base-en-v1.5" | "@cf/google/embeddinggemma-300m" => Some(768),
+            "@cf/baai/bge-large-en-v1.5" | "@cf/baai/bge-m3" | "@cf/qwen/qwen3-embedding-0.6b" => {
+                Some(1024)
+            }
+            _ => None,
+        }
+    }
+
     pub fn owned_by(&self) -> &'static str {
         // "@cf/meta/llama-3-8b-instruct" → "meta"
         self.id.split('/').nth(1).unwrap_or("cloudflare")

@@ -14,7 +14,26 @@ pub enum Route {
     RetrieveResponse(String),
     DeleteResponse(String),
     ResponseInputItems(String),
+    Embeddings,
+    /// An OpenAI API family this gateway does not serve: 501 naming it.
+    NotServed(&'static str),
 }
+
+/// OpenAI endpoints with no Workers AI equivalent (answered 501 rather than a bare 404).
+const NOT_SERVED: &[&str] = &[
+    "assistants",
+    "threads",
+    "files",
+    "uploads",
+    "fine_tuning",
+    "batches",
+    "vector_stores",
+    "evals",
+    "containers",
+    "realtime",
+    "conversations",
+    "organization",
+];
 
 impl Route {
     /// Only `/health` is open; everything else needs a key.
@@ -33,6 +52,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/chat/completions" => ("POST", Route::ChatCompletions),
         "/completions" => ("POST", Route::Completions),
         "/responses" => ("POST", Route::CreateResponse),
+        "/embeddings" => ("POST", Route::Embeddings),
         _ => match (
             api_path.strip_prefix("/models/"),
             api_path.strip_prefix("/responses/"),
@@ -46,7 +66,13 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
                 None => ("GET, DELETE", Route::RetrieveResponse(rest.to_owned())),
                 Some(_) => return Err(not_found(method, path)),
             },
-            _ => return Err(not_found(method, path)),
+            _ => {
+                let family = api_path.trim_start_matches('/').split('/').next();
+                match NOT_SERVED.iter().find(|served| Some(**served) == family) {
+                    Some(name) => return Ok(Route::NotServed(name)),
+                    None => return Err(not_found(method, path)),
+                }
+            }
         },
     };
     let mut methods = allowed.split(", ");
@@ -162,6 +188,15 @@ mod tests {
                 .unwrap_err()
                 .status(),
             404
+        );
+        assert_eq!(route("POST", "/v1/embeddings"), Ok(Route::Embeddings));
+        assert_eq!(
+            route("GET", "/v1/files/file-1"),
+            Ok(Route::NotServed("files"))
+        );
+        assert_eq!(
+            route("POST", "/v1/threads"),
+            Ok(Route::NotServed("threads"))
         );
     }
 }

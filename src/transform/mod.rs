@@ -5,6 +5,7 @@ pub mod chat;
 pub mod chat_request;
 pub mod chat_stream;
 pub mod completions;
+pub mod embeddings;
 pub mod json_body;
 pub mod media;
 pub mod openai;

@@ -18,7 +18,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   OpenAI, startGateway, client, schema, raw, rawJson, parseSSE, checkErrorBody, thrown,
-  openapiAvailable, openapiSkipReason, API_KEYS,
+  openapiAvailable, openapiSkipReason, API_KEYS, KEY2,
 } from "./_support.mjs";
 
 const OSS = "o3"; // -> @cf/openai/gpt-oss-120b (Responses natively upstream)
@@ -205,8 +205,21 @@ function checkResponse(r, { model, status = "completed", label = "response" } = 
   assert.ok(u.output_tokens_details.reasoning_tokens <= u.output_tokens, `${label}: reasoning_tokens ≤ output_tokens`);
   if (r.status === "completed") assert.ok(u.output_tokens >= countWords(text), `${label}: output_tokens ≥ the words of the answer`);
   // Schema last, so that a schema detail does not hide the checks above.
-  schema("Response", r, label);
+  schema("Response", tolerated(r), label);
   return { text, reasoning, calls, messages, types: r.output.map((o) => o.type) };
+}
+
+/**
+ * GATEWAY BUG, reported once by the todo test "every Response and event matches the OpenAPI
+ * schema exactly": the gateway sends `"user": null` (the spec's Response.user is string-only)
+ * and `"usage": null` in the in-progress Response of response.created/in_progress (usage is not
+ * nullable). Tolerated here so that every other schema check still runs; remove once fixed.
+ */
+function tolerated(r) {
+  const copy = { ...r };
+  if (copy.user === null) delete copy.user;
+  if (copy.usage === null) delete copy.usage;
+  return copy;
 }
 
 /** responses.create through the SDK, with the HTTP checks and checkResponse. */
@@ -406,7 +419,7 @@ function checkEvents(events, { model, label = "stream" } = {}) {
     assert.ok(final.error?.message, `${label}: response.failed carries error.message`);
   }
   // Schema last, so that a schema detail does not hide the checks above.
-  events.forEach((e, i) => schema("ResponseStreamEvent", e, `${label} event ${i} (${e.type})`));
+  events.forEach((e, i) => schema("ResponseStreamEvent", e.response ? { ...e, response: tolerated(e.response) } : e, `${label} event ${i} (${e.type})`));
   return {
     id,
     types: events.map((e) => e.type),
@@ -510,6 +523,16 @@ const weatherAsk = (extra = "[[emu:tool]]") => [{ role: "user", content: `What i
 // 1. plain answers on every text family
 // ---------------------------------------------------------------------------------------------
 
+test("every Response and event matches the OpenAPI schema exactly (no `user: null`, no `usage: null`)", { todo: "GATEWAY BUG: Response has \"user\": null (Response.user is string-only) and response.created/in_progress carry \"usage\": null (not nullable); omit them" }, async () => {
+  for (const model of [OSS, NATIVE, LEGACY]) {
+    const r = await post(gw, { model, input: "exact schema" });
+    assert.equal(r.status, 200);
+    schema("Response", r.json, `${model} Response`);
+    const s = await rawStreamResponses(gw, { model, input: "exact schema" });
+    s.events.forEach((e, i) => schema("ResponseStreamEvent", e, `${model} event ${i} (${e.type})`));
+  }
+});
+
 describe("responses.create with a string input", () => {
   for (const model of TEXT_MODELS) {
     test(`${model}: completed Response with output_text, usage, the requested model name`, async () => {
@@ -532,7 +555,7 @@ describe("responses.create with a string input", () => {
     }
   });
 
-  test("the /v1 prefix is optional and raw JSON has no SDK-only fields", async () => {
+  test("the /v1 prefix is optional", async () => {
     const r = await rawJson(gw, "/responses", { method: "POST", body: { model: NATIVE, input: "no prefix" } });
     assert.equal(r.status, 200, r.text);
     checkResponse(r.json, { model: NATIVE, label: "raw /responses" });
@@ -551,13 +574,20 @@ describe("reasoning items", () => {
       assert.deepEqual(types, ["reasoning", "message"], "reasoning, then message");
       assert.equal(reasoning, "The user wrote: Think about this. I should answer briefly.");
       assert.equal(text, answer(model, "Think about this"), "the reasoning is not part of output_text");
-      assert.ok(r.usage.output_tokens_details.reasoning_tokens > 0, "reasoning_tokens reported");
+      assert.ok(r.usage.output_tokens >= countWords(reasoning) + countWords(text), "output_tokens include the reasoning");
 
       const plain = await create(ai, { model, input: "Think about this [[emu:no_reasoning]]" });
       assert.deepEqual(plain.types, ["message"]);
       assert.equal(plain.text, answer(model, "Think about this"));
     });
   }
+
+  test("usage.output_tokens_details.reasoning_tokens reports what upstream counted (o3, gpt-4, gpt-5)", async () => {
+    for (const model of [OSS, NATIVE, GLM]) {
+      const { r, reasoning } = await create(ai, { model, input: "Think about this" });
+      assert.equal(r.usage.output_tokens_details.reasoning_tokens, countWords(reasoning), `${model}: reasoning_tokens`);
+    }
+  });
 
   test(`${LEGACY}: no reasoning item`, async () => {
     const { types } = await create(ai, { model: LEGACY, input: "Think about this" });
@@ -675,6 +705,36 @@ describe("input shapes", () => {
     await expectError(badJson, 400, { label: "bad JSON" });
   });
 
+  test("fields real clients send (Codex, LangChain, Agents SDK) are accepted", async () => {
+    for (const model of [OSS, NATIVE, LEGACY]) {
+      await create(ai, {
+        model,
+        input: "client extras",
+        include: ["reasoning.encrypted_content"],
+        prompt_cache_key: "thread-1",
+        safety_identifier: "user-hash",
+        service_tier: "auto",
+        truncation: "disabled",
+        user: "u1",
+        top_logprobs: 0,
+        store: false,
+        stream: false,
+        text: { format: { type: "text" }, verbosity: "low" },
+        reasoning: { effort: "medium", summary: "auto" },
+      }, { label: `${model} extras` });
+    }
+  });
+
+  test("reasoning items from a gpt-oss answer can be echoed to any family", async () => {
+    const first = await create(ai, { model: OSS, input: "First question" });
+    const input = [{ role: "user", content: "First question" }, ...first.r.output, { role: "user", content: "Second question" }];
+    for (const model of [OSS, NATIVE, GLM, LEGACY, MISTRAL]) {
+      const { text, r } = await create(ai, { model, input }, { label: `${model} echo` });
+      assert.equal(text, answer(model, "Second question"));
+      assert.equal(r.usage.input_tokens, countWords("First question") + countWords(first.text) + countWords("Second question"), `${model}: reasoning items are not sent as text`);
+    }
+  });
+
   test("no key → 401; GET /v1/responses → 405", async () => {
     const r = await rawJson(gw, "/v1/responses", { method: "POST", body: { model: NATIVE, input: "hi" }, auth: false });
     await expectError(r, 401, { code: "invalid_api_key", label: "no key" });
@@ -738,20 +798,49 @@ describe("function-call loop", () => {
     });
   }
 
-  for (const model of [OSS, NATIVE, GLM]) {
-    test(`${model}: tool_choice none / required / a named function`, async () => {
+  for (const model of [OSS, NATIVE, GLM, LLAMA33]) {
+    test(`${model}: tool_choice none / a named function (only that tool is offered)`, async () => {
       const tools = [WEATHER, TIME];
       const none = await create(ai, { model, tools, input: weatherAsk(), tool_choice: "none" }, { label: "none" });
       assert.equal(none.calls.length, 0, "tool_choice none: no call");
       assert.equal(none.text, answer(model, "What is the weather in Paris?"));
       assert.equal(none.r.tool_choice, "none", "tool_choice echoed");
 
-      const required = await create(ai, { model, tools, input: weatherAsk(""), tool_choice: "required" }, { label: "required" });
-      assert.equal(required.calls.length, 1, "tool_choice required: a call");
-
-      const named = await create(ai, { model, tools, input: weatherAsk(""), tool_choice: { type: "function", name: "get_time" } }, { label: "named" });
+      // [[emu:tool]] calls the first tool offered: with a named choice that must be get_time.
+      const named = await create(ai, { model, tools, input: weatherAsk(), tool_choice: { type: "function", name: "get_time" } }, { label: "named" });
       assert.deepEqual(named.calls.map((c) => c.name), ["get_time"], "the named tool is called");
       assert.deepEqual(JSON.parse(named.calls[0].arguments), { tz: "Paris" });
+      assert.deepEqual(named.r.tool_choice, { type: "function", name: "get_time" }, "tool_choice echoed");
+    });
+  }
+
+  test(`${GLM} (takes tool_choice natively): required and a named choice force a call without a directive`, async () => {
+    const tools = [WEATHER, TIME];
+    const required = await create(ai, { model: GLM, tools, input: weatherAsk(""), tool_choice: "required" }, { label: "required" });
+    assert.deepEqual(required.calls.map((c) => c.name), ["get_weather"], "tool_choice required: a call");
+    const named = await create(ai, { model: GLM, tools, input: weatherAsk(""), tool_choice: { type: "function", name: "get_time" } }, { label: "named" });
+    assert.deepEqual(named.calls.map((c) => c.name), ["get_time"]);
+  });
+
+  test(`${LLAMA33}: a tool call the model writes as text ([[emu:leak_tool]]) becomes a function_call item, stream too`, async () => {
+    const input = weatherAsk("[[emu:leak_tool]]");
+    const { calls, types } = await create(ai, { model: LLAMA33, tools: [WEATHER], input });
+    assert.deepEqual(types, ["function_call"], "no message item with the leaked JSON");
+    assert.deepEqual(JSON.parse(calls[0].arguments), { location: "Paris" });
+    const s = await rawStreamChecked(gw, { model: LLAMA33, tools: [WEATHER], input }, "leak stream");
+    assert.deepEqual(s.items.map((i) => i.type), ["function_call"]);
+    assert.equal(s.calls[0].name, "get_weather");
+  });
+
+  for (const model of [NATIVE, OSS]) {
+    test(`${model}: text and a tool call in one answer → a message item and a function_call item`, async () => {
+      const { types, text, calls } = await create(ai, { model, tools: [WEATHER], input: weatherAsk("[[emu:text_and_tool]] [[emu:no_reasoning]]") });
+      assert.deepEqual([...types].sort(), ["function_call", "message"]);
+      assert.ok(text.length > 0);
+      assert.equal(calls[0].name, "get_weather");
+      const s = await rawStreamChecked(gw, { model, tools: [WEATHER], input: weatherAsk("[[emu:text_and_tool]] [[emu:no_reasoning]]") }, `${model} text+tool stream`);
+      assert.deepEqual(s.items.map((i) => i.type).sort(), ["function_call", "message"]);
+      assert.equal(s.text, text);
     });
   }
 
@@ -962,8 +1051,8 @@ describe("streaming", () => {
       const params = { model, input: "compare stream and non-stream" };
       const s = await sdkStream(ai, params);
       assert.equal(s.terminal, "response.completed");
-      checkResponse(s.final, { model, label: "finalResponse" });
-      assert.equal(s.final.output_text, answer(model, "compare stream and non-stream"));
+      const { text } = checkResponse(s.final, { model, label: "finalResponse" });
+      assert.equal(text, answer(model, "compare stream and non-stream"));
       const plain = await create(ai, params);
       assert.deepEqual(shape(s.final), shape(plain.r));
     });
@@ -983,7 +1072,7 @@ describe("streaming", () => {
       const call = viaSdk.final.output.find((i) => i.type === "function_call");
       assert.ok(call, "finalResponse has the function_call");
       const answerStream = await sdkStream(ai, { model, tools, input: [...input, ...viaSdk.final.output, { type: "function_call_output", call_id: call.call_id, output: "cloudy" }] });
-      assert.equal(answerStream.final.output_text, "Tool result received: cloudy");
+      assert.equal(answerStream.text, "Tool result received: cloudy");
     });
   }
 
@@ -1031,6 +1120,17 @@ describe("streaming", () => {
       await expectError({ ...s, text: s.text }, 504, { code: "upstream_timeout", label: `${model} fail_after=${failAfter}` });
     });
   }
+
+  test("upstream bytes split anywhere, heartbeats and comments: the same events", async () => {
+    const strip = (events) => JSON.parse(JSON.stringify(events, (k, v) => (k === "id" || k === "item_id" || k === "created_at" || k === "completed_at" || k === "call_id" ? "*" : v)));
+    for (const model of [OSS, NATIVE, LLAMA33]) {
+      const base = await rawStreamChecked(gw, { model, tools: [WEATHER], input: weatherAsk("[[emu:text_and_tool]] [[emu:tokens=6]]") }, `${model} base`);
+      for (const extra of ["[[emu:chunk=7]]", "[[emu:chunk=1]] [[emu:heartbeat]]"]) {
+        const s = await rawStreamChecked(gw, { model, tools: [WEATHER], input: weatherAsk(`[[emu:text_and_tool]] [[emu:tokens=6]] ${extra}`) }, `${model} ${extra}`);
+        assert.deepEqual(strip(s.events), strip(base.events), `${model} ${extra}`);
+      }
+    }
+  });
 
   test("the raw stream has no `data: [DONE]` sentinel (OpenAI's Responses streams end with the terminal event)", async () => {
     for (const model of [OSS, NATIVE, LEGACY]) {
@@ -1115,10 +1215,6 @@ describe("stored responses (GATEWAY_KV)", () => {
     assert.deepEqual(del.json, { id: r.id, object: "response", deleted: true });
     await expectError(await rawJson(gwKv, `/v1/responses/${r.id}`), 404, { label: "GET after DELETE" });
     await expectError(await rawJson(gwKv, `/v1/responses/${r.id}`, { method: "DELETE" }), 404, { label: "DELETE twice" });
-    // previous_response_id of a deleted response is refused.
-    const err = await thrown(() => aiKv.responses.create({ model: NATIVE, input: "x", previous_response_id: r.id }), "deleted previous");
-    assert.ok(err.status === 400 || err.status === 404, `status ${err.status}`);
-    assert.equal(err.param, "previous_response_id");
 
     // The SDK's delete resolves.
     const other = await create(aiKv, { model: OSS, input: "delete me too" });
@@ -1131,10 +1227,52 @@ describe("stored responses (GATEWAY_KV)", () => {
     needsKv(t);
     const { r } = await create(aiKv, { model: NATIVE, input: "forget me", store: false });
     await expectError(await rawJson(gwKv, `/v1/responses/${r.id}`), 404, { label: "GET store:false" });
-    const err = await thrown(() => aiKv.responses.create({ model: NATIVE, input: "x", previous_response_id: r.id }), "previous store:false");
-    assert.ok(err.status === 400 || err.status === 404, `status ${err.status}`);
-    assert.equal(err.param, "previous_response_id");
     await expectError(await rawJson(gwKv, "/v1/responses/resp_doesnotexist0000"), 404, { label: "GET unknown" });
+    await expectError(await rawJson(gwKv, "/v1/responses/resp_doesnotexist0000", { method: "DELETE" }), 404, { label: "DELETE unknown" });
+  });
+
+  test("an unknown, unstored or deleted previous_response_id → 400 previous_response_not_found (as OpenAI; clients retry statelessly on it)", async (t) => {
+    needsKv(t);
+    const unstored = await create(aiKv, { model: NATIVE, input: "forget me", store: false });
+    const deleted = await create(aiKv, { model: NATIVE, input: "delete me" });
+    await aiKv.responses.delete(deleted.r.id);
+    for (const id of ["resp_doesnotexist0000", unstored.r.id, deleted.r.id]) {
+      const r = await post(gwKv, { model: NATIVE, input: "x", previous_response_id: id });
+      await expectError(r, 400, { param: "previous_response_id", code: "previous_response_not_found", label: id });
+    }
+  });
+
+  test("a stored response belongs to the key that created it", async (t) => {
+    needsKv(t);
+    const { r } = await create(aiKv, { model: NATIVE, input: "mine only" });
+    const other = { authorization: `Bearer ${KEY2}` };
+    await expectError(await rawJson(gwKv, `/v1/responses/${r.id}`, { headers: other }), 404, { label: "GET with another key" });
+    await expectError(await rawJson(gwKv, `/v1/responses/${r.id}`, { method: "DELETE", headers: other }), 404, { label: "DELETE with another key" });
+    const cont = await post(gwKv, { model: NATIVE, input: "x", previous_response_id: r.id }, { headers: other });
+    assert.equal(cont.status >= 400 && cont.status < 500, true, `previous_response_id with another key: ${cont.status}`);
+    const still = await rawJson(gwKv, `/v1/responses/${r.id}`);
+    assert.equal(still.status, 200, "the owner still has it");
+  });
+
+  test("GET /v1/responses/{id}/input_items lists the input items (ResponseItemList)", async (t) => {
+    needsKv(t);
+    const input = [
+      { role: "user", content: "first words" },
+      { type: "message", role: "assistant", content: [{ type: "output_text", text: "an answer" }] },
+      { role: "user", content: [{ type: "input_text", text: "second words" }] },
+    ];
+    const { r } = await create(aiKv, { model: NATIVE, input });
+    const list = await rawJson(gwKv, `/v1/responses/${r.id}/input_items`);
+    assert.equal(list.status, 200, list.text);
+    schema("ResponseItemList", list.json, "input_items");
+    assert.equal(list.json.object, "list");
+    const texts = list.json.data.map((i) => i.content?.map((c) => c.text).join(" "));
+    // OpenAI lists input items newest first by default (order=desc).
+    assert.deepEqual(texts, ["second words", "an answer", "first words"]);
+    assert.equal(list.json.first_id, list.json.data[0].id);
+    assert.equal(list.json.last_id, list.json.data.at(-1).id);
+    const viaSdk = await aiKv.responses.inputItems.list(r.id);
+    assert.equal(viaSdk.data.length, 3);
   });
 
   test("without GATEWAY_KV: previous_response_id → clear 400, store:true is ignored, GET → 4xx", async () => {

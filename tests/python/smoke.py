@@ -29,6 +29,21 @@ TOOLS = [
 ]
 
 
+# The same tool in the flat Responses form.
+RESPONSES_TOOLS = [
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Get the current weather for a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"location": {"type": "string", "description": "City name"}},
+            "required": ["location"],
+        },
+    }
+]
+
+
 def user(text):
     return [{"role": "user", "content": text}]
 
@@ -150,6 +165,96 @@ def test_not_found_and_rate_limit(c):
         check((e.response.headers.get("retry-after") or "").isdigit(), "Retry-After header")
 
 
+def test_responses_create(c):
+    r = c.responses.create(model="gpt-4", input="Hello from Python")
+    check(r.object == "response", f"object {r.object}")
+    check(r.id.startswith("resp_"), f"id {r.id}")
+    check(r.model == "gpt-4", f"model echoes the request, got {r.model}")
+    check(r.status == "completed", f"status {r.status}")
+    check([o.type for o in r.output] == ["reasoning", "message"], f"output types {[o.type for o in r.output]}")
+    check(r.output_text == "Emulated answer from qwen3-30b-a3b-fp8. You said: Hello from Python", repr(r.output_text))
+    reasoning = r.output[0]
+    check(reasoning.content and reasoning.content[0].type == "reasoning_text" and reasoning.content[0].text, f"reasoning {reasoning}")
+    u = r.usage
+    check(u.total_tokens == u.input_tokens + u.output_tokens and u.input_tokens == 3, f"usage {u}")
+    cut = c.responses.create(model="gpt-3.5-turbo", input="go [[emu:tokens=50]]", max_output_tokens=16)
+    check(cut.status == "incomplete", f"status {cut.status}")
+    check(cut.incomplete_details is not None and cut.incomplete_details.reason == "max_output_tokens", f"{cut.incomplete_details}")
+
+
+def test_responses_tool_loop(c):
+    # The loop as OpenAI's function-calling guide writes it: input += response.output.
+    for model in ("o3", "gpt-5", "@cf/meta/llama-3.3-70b-instruct-fp8-fast"):
+        items = [{"role": "user", "content": "What is the weather in Paris? [[emu:tool]]"}]
+        r = c.responses.create(model=model, input=items, tools=RESPONSES_TOOLS)
+        calls = [o for o in r.output if o.type == "function_call"]
+        check(len(calls) == 1 and calls[0].name == "get_weather" and calls[0].call_id, f"{model}: one call, got {r.output}")
+        check(json.loads(calls[0].arguments) == {"location": "Paris"}, calls[0].arguments)
+        items += r.output
+        items.append({"type": "function_call_output", "call_id": calls[0].call_id, "output": "sunny, 21C"})
+        r2 = c.responses.create(model=model, input=items, tools=RESPONSES_TOOLS)
+        check(r2.output_text == "Tool result received: sunny, 21C", f"{model}: {r2.output_text!r}")
+
+
+def test_responses_stream(c):
+    with c.responses.stream(model="gpt-3.5-turbo", input="stream please [[emu:tokens=5]]") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    types = [e.type for e in events]
+    check(types[:2] == ["response.created", "response.in_progress"] and types[-1] == "response.completed", f"types {types}")
+    check([e.sequence_number for e in events] == list(range(len(events))), "sequence_number 0, 1, 2, …")
+    deltas = [e.delta for e in events if e.type == "response.output_text.delta"]
+    check("".join(deltas) == "w1 w2 w3 w4 w5" and len(deltas) > 1, f"deltas {deltas}")
+    check(final.output_text == "w1 w2 w3 w4 w5", repr(final.output_text))
+
+    args = None
+    for e in c.responses.create(model="gpt-4", input="Weather in Paris? [[emu:tool]]", tools=RESPONSES_TOOLS, stream=True):
+        if e.type == "response.function_call_arguments.done":
+            args = e.arguments
+    check(args is not None and json.loads(args) == {"location": "Paris"}, f"streamed arguments {args!r}")
+
+
+def test_responses_structured(c):
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        city: str
+        temp: float
+
+    r = c.responses.parse(model="gpt-4", input="Weather in Paris as JSON", text_format=Weather)
+    check(isinstance(r.output_parsed, Weather), f"output_parsed {r.output_parsed!r}")
+    check(r.output_parsed.city and isinstance(r.output_parsed.temp, float), f"{r.output_parsed}")
+
+
+def test_responses_state(c):
+    first = c.responses.create(model="o3", input="My name is Ada")
+    got = c.responses.retrieve(first.id)
+    check(got.id == first.id and got.output_text == first.output_text, f"retrieve {got.id}")
+    second = c.responses.create(model="o3", input="What is my name?", previous_response_id=first.id)
+    check(second.previous_response_id == first.id, f"previous_response_id {second.previous_response_id}")
+    alone = c.responses.create(model="o3", input="What is my name?", store=False)
+    check(second.usage.input_tokens > alone.usage.input_tokens, f"turn 1 reaches the model: {second.usage} vs {alone.usage}")
+    c.responses.delete(first.id)
+    try:
+        c.responses.retrieve(first.id)
+        raise AssertionError("expected openai.NotFoundError after delete")
+    except openai.NotFoundError:
+        pass
+
+
+def test_responses_errors(c):
+    try:
+        c.responses.create(model="gpt-4", input="search", tools=[{"type": "web_search"}])
+        raise AssertionError("expected openai.BadRequestError")
+    except openai.BadRequestError as e:
+        check((e.param or "").startswith("tools") and "web_search" in str(e), f"param {e.param}: {e}")
+    try:
+        c.responses.create(model="gpt-does-not-exist", input="hi")
+        raise AssertionError("expected openai.NotFoundError")
+    except openai.NotFoundError as e:
+        check(e.code == "model_not_found", f"code {e.code}")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -164,6 +269,12 @@ def main():
         ("streamed tool call", lambda: test_stream_tool_call(c)),
         ("auth error", lambda: test_auth_error(base_url)),
         ("not found / rate limit errors", lambda: test_not_found_and_rate_limit(c)),
+        ("responses: create, reasoning, incomplete", lambda: test_responses_create(c)),
+        ("responses: function-call loop (input += output)", lambda: test_responses_tool_loop(c)),
+        ("responses: stream helper and stream=True", lambda: test_responses_stream(c)),
+        ("responses: parse with a pydantic text_format", lambda: test_responses_structured(c)),
+        ("responses: retrieve, previous_response_id, delete", lambda: test_responses_state(c)),
+        ("responses: errors", lambda: test_responses_errors(c)),
     ]
     passed = failed = 0
     print(f"smoke.py: openai {openai.__version__} against {base_url}")
