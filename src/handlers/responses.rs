@@ -30,7 +30,7 @@ pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
             store
                 .load(cx.user(), id)
                 .await?
-                .ok_or_else(|| store::not_found(id))?
+                .ok_or_else(|| store::previous_not_found(id))?
                 .conversation()
         }
     };

@@ -80,6 +80,16 @@ pub fn not_found(id: &str) -> GatewayError {
     ))
 }
 
+/// The 400 for a `previous_response_id` that is not stored, as OpenAI answers it (clients such as
+/// the Agents SDK fall back to sending the whole conversation on this code).
+pub fn previous_not_found(id: &str) -> GatewayError {
+    GatewayError::InvalidRequest {
+        message: format!("Previous response with id '{id}' not found. Stored responses are kept for 30 days, only for the API key that created them; send the whole conversation in `input` instead."),
+        param: Some("previous_response_id"),
+        code: Some("previous_response_not_found"),
+    }
+}
+
 /// The 400 for stored-response features on a deployment without the binding.
 pub fn unavailable(param: &'static str) -> GatewayError {
     GatewayError::invalid(

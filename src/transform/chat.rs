@@ -7,7 +7,8 @@ use serde_json::Value;
 
 use super::chat_request::ChatPlan;
 use super::openai::{
-    AssistantMessage, ChatChoice, ChatCompletion, FinishReason, FunctionCall, ToolCall, Usage,
+    AssistantMessage, ChatChoice, ChatCompletion, CompletionTokensDetails, FinishReason,
+    FunctionCall, ToolCall, Usage,
 };
 use crate::error::GatewayError;
 
@@ -74,13 +75,20 @@ pub(crate) struct UpstreamUsage {
     pub completion_tokens: Option<u64>,
     pub input_tokens: Option<u64>,
     pub output_tokens: Option<u64>,
+    pub completion_tokens_details: Option<CompletionTokensDetails>,
+    pub output_tokens_details: Option<CompletionTokensDetails>,
 }
 
 impl UpstreamUsage {
     pub fn to_usage(self) -> Option<Usage> {
         let prompt = self.prompt_tokens.or(self.input_tokens)?;
         let completion = self.completion_tokens.or(self.output_tokens).unwrap_or(0);
-        Some(Usage::new(prompt, completion))
+        Some(Usage {
+            completion_tokens_details: self
+                .completion_tokens_details
+                .or(self.output_tokens_details),
+            ..Usage::new(prompt, completion)
+        })
     }
 }
 
@@ -223,10 +231,16 @@ pub fn chat_completion<'c>(
         let (choice, usage) = chat_choice(output_json, index as u32, &choice_ctx, plan)?;
         choices.push(choice);
         // The prompt is the same for every run: count it once, as OpenAI does.
-        total = Usage::new(
-            usage.prompt_tokens,
-            total.completion_tokens + usage.completion_tokens,
-        );
+        let reasoning = total.reasoning_tokens() + usage.reasoning_tokens();
+        total = Usage {
+            completion_tokens_details: (reasoning > 0).then_some(CompletionTokensDetails {
+                reasoning_tokens: reasoning,
+            }),
+            ..Usage::new(
+                usage.prompt_tokens,
+                total.completion_tokens + usage.completion_tokens,
+            )
+        };
     }
     Ok(ChatCompletion {
         id: &ctx.id,

@@ -445,6 +445,12 @@ pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, Ga
             (Some("function_call_output"), _) => {
                 let output = match item.get("output") {
                     Some(Value::String(s)) => s.clone(),
+                    // A list of content parts: their text.
+                    Some(Value::Array(parts)) => parts
+                        .iter()
+                        .filter_map(|part| part.get("text").and_then(Value::as_str))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };

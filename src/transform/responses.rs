@@ -27,6 +27,7 @@ pub struct ResponseEcho {
     pub tools: Vec<Value>,
     pub top_p: f64,
     pub truncation: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 
@@ -42,6 +43,8 @@ pub struct Response<'a> {
     pub incomplete_details: Option<IncompleteDetails>,
     pub model: &'a str,
     pub output: &'a [OutputItem],
+    /// Absent until the response ends (the schema has no null usage).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<ResponseUsage>,
     #[serde(flatten)]
     pub echo: &'a ResponseEcho,
@@ -150,6 +153,9 @@ impl From<Usage> for ResponseUsage {
             input_tokens: usage.prompt_tokens,
             output_tokens: usage.completion_tokens,
             total_tokens: usage.total_tokens,
+            output_tokens_details: OutputTokensDetails {
+                reasoning_tokens: usage.reasoning_tokens(),
+            },
             ..ResponseUsage::default()
         }
     }
@@ -436,7 +442,7 @@ mod tests {
             json!({"object":"response","status":"incomplete","output":[
                 {"type":"reasoning","content":[{"type":"reasoning_text","text":"think"}]},
                 {"type":"message","content":[{"type":"output_text","text":"Once upon"}]}],
-                "usage":{"input_tokens":2,"output_tokens":16,"total_tokens":18}}),
+                "usage":{"input_tokens":2,"output_tokens":16,"total_tokens":18,"output_tokens_details":{"reasoning_tokens":3}}}),
         );
         assert_eq!(done.status, ResponseStatus::Incomplete);
         assert_eq!(
@@ -447,6 +453,14 @@ mod tests {
         assert_eq!(response["output"][0]["type"], "reasoning");
         assert_eq!(response["output"][1]["status"], "incomplete");
         assert_eq!(response["output"][1]["content"][0]["text"], "Once upon");
+        assert_eq!(
+            response["usage"]["output_tokens_details"]["reasoning_tokens"],
+            3
+        );
+        assert!(
+            response.get("user").is_none(),
+            "no null user: the schema has a string"
+        );
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn draft_responses(
     if request.prompt.as_ref().is_some_and(|p| !p.is_null()) {
         return Err(unsupported("prompt", "Stored prompt templates (`prompt`) are not supported by this gateway; send `input` and `instructions`."));
     }
+    check_metadata(request.metadata.as_ref())?;
     let mut conversation = history;
     conversation.extend(input_items(request)?);
     let chat_request = chat_request(request, &conversation).map_err(rename_params)?;
@@ -320,6 +321,41 @@ fn echo(request: &ResponsesRequest) -> ResponseEcho {
     }
 }
 
+/// OpenAI's metadata rules: at most 16 pairs, keys up to 64 characters, string values up to 512.
+fn check_metadata(metadata: Option<&Map<String, Value>>) -> Result<(), GatewayError> {
+    let Some(metadata) = metadata else {
+        return Ok(());
+    };
+    let invalid = |message: String| GatewayError::invalid(message, Some("metadata"));
+    if metadata.len() > 16 {
+        return Err(invalid(format!(
+            "`metadata` has {} pairs; at most 16 are allowed.",
+            metadata.len()
+        )));
+    }
+    for (key, value) in metadata {
+        if key.chars().count() > 64 {
+            return Err(invalid(format!(
+                "`metadata` key `{key}` is longer than 64 characters."
+            )));
+        }
+        match value {
+            Value::String(text) if text.chars().count() <= 512 => {}
+            Value::String(_) => {
+                return Err(invalid(format!(
+                    "`metadata.{key}` is longer than 512 characters."
+                )))
+            }
+            _ => {
+                return Err(invalid(format!(
+                    "`metadata.{key}` must be a string (metadata values are strings of up to 512 characters)."
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 fn unsupported(param: &'static str, message: &str) -> GatewayError {
     GatewayError::invalid(message, Some(param))
 }
@@ -475,6 +511,11 @@ mod tests {
                 json!({"model":"gpt-4","input":"x","background":true}),
                 "background",
                 "background",
+            ),
+            (
+                json!({"model":"gpt-4","input":"x","metadata":{"a":1}}),
+                "metadata",
+                "must be a string",
             ),
             (
                 json!({"model":"gpt-3.5-turbo","input":"x","text":{"format":{"type":"json_object"}}}),
