@@ -353,12 +353,29 @@ fn listed_item(index: usize, item: &Value) -> Value {
         if kind == "message" {
             if let Some(Value::String(text)) = object.get("content") {
                 let part = if object.get("role").and_then(Value::as_str) == Some("assistant") {
-                    serde_json::json!({"type": "output_text", "text": text, "annotations": []})
+                    serde_json::json!({"type": "output_text", "text": text})
                 } else {
                     serde_json::json!({"type": "input_text", "text": text})
                 };
                 object.insert("content".to_owned(), Value::Array(vec![part]));
             }
+            // Output text as the item list types it.
+            let parts = object.get_mut("content").and_then(Value::as_array_mut);
+            for part in parts.into_iter().flatten() {
+                if let Some(part) = part.as_object_mut() {
+                    if part.get("type").and_then(Value::as_str) == Some("output_text") {
+                        part.entry("annotations")
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                        part.entry("logprobs")
+                            .or_insert_with(|| Value::Array(Vec::new()));
+                    }
+                }
+            }
+        }
+        if matches!(
+            kind.as_str(),
+            "message" | "function_call" | "function_call_output"
+        ) {
             object
                 .entry("status")
                 .or_insert_with(|| Value::from("completed"));
