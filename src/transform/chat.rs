@@ -258,27 +258,7 @@ fn chat_choice(
     ctx: &CompletionContext,
     plan: &ChatPlan,
 ) -> Result<(ChatChoice, Usage), GatewayError> {
-    let output = parse_text_output(output_json)?;
-    let (mut message, mut upstream_finish, usage) =
-        assistant_message(output, ctx, &plan.tool_names)?;
-    if let Some(content) = message.content.as_mut() {
-        if let Some(cut) = first_stop(content, &plan.stop) {
-            content.truncate(cut);
-            upstream_finish = Some("stop".to_owned());
-        }
-    }
-    let usage = usage.unwrap_or_else(|| {
-        Usage::new(
-            estimate_tokens(&plan.upstream_input),
-            estimate_tokens(message.content.as_deref().unwrap_or_default()),
-        )
-    });
-    let mut finish_reason = finish_reason(
-        !message.tool_calls.is_empty(),
-        upstream_finish.as_deref().map(FinishReason::from_upstream),
-        usage.completion_tokens,
-        plan.max_tokens,
-    );
+    let (mut message, mut finish_reason, usage) = finished_message(output_json, ctx, plan)?;
     if plan.legacy_functions && !message.tool_calls.is_empty() {
         // The legacy shape holds one call.
         message.function_call = message
@@ -295,6 +275,37 @@ fn chat_choice(
         logprobs: None,
     };
     Ok((choice, usage))
+}
+
+/// A whole Workers AI answer as the assistant's message, why it ended (stop sequences applied),
+/// and its usage (estimated when upstream gives none). Shared by chat and Responses answers.
+pub(crate) fn finished_message(
+    output_json: &str,
+    ctx: &CompletionContext,
+    plan: &ChatPlan,
+) -> Result<(AssistantMessage, FinishReason, Usage), GatewayError> {
+    let output = parse_text_output(output_json)?;
+    let (mut message, mut upstream_finish, usage) =
+        assistant_message(output, ctx, &plan.tool_names)?;
+    if let Some(content) = message.content.as_mut() {
+        if let Some(cut) = first_stop(content, &plan.stop) {
+            content.truncate(cut);
+            upstream_finish = Some("stop".to_owned());
+        }
+    }
+    let usage = usage.unwrap_or_else(|| {
+        Usage::new(
+            estimate_tokens(&plan.upstream_input),
+            estimate_tokens(message.content.as_deref().unwrap_or_default()),
+        )
+    });
+    let finish = finish_reason(
+        !message.tool_calls.is_empty(),
+        upstream_finish.as_deref().map(FinishReason::from_upstream),
+        usage.completion_tokens,
+        plan.max_tokens,
+    );
+    Ok((message, finish, usage))
 }
 
 type MessageParts = (AssistantMessage, Option<String>, Option<Usage>);

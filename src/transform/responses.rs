@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::chat::{assistant_message, finish_reason, first_stop, parse_text_output};
-use super::chat::{estimate_tokens, CompletionContext};
+use super::chat::{finished_message, CompletionContext};
 use super::openai::{AssistantMessage, FinishReason, Usage};
 use super::responses_request::ResponsesPlan;
 use crate::error::GatewayError;
@@ -210,28 +209,7 @@ pub fn response_from_output(
     ctx: &CompletionContext,
     plan: &ResponsesPlan,
 ) -> Result<FinishedResponse, GatewayError> {
-    let chat = &plan.chat;
-    let output = parse_text_output(output_json)?;
-    let (mut message, mut upstream_finish, usage) =
-        assistant_message(output, ctx, &chat.tool_names)?;
-    if let Some(content) = message.content.as_mut() {
-        if let Some(cut) = first_stop(content, &chat.stop) {
-            content.truncate(cut);
-            upstream_finish = Some("stop".to_owned());
-        }
-    }
-    let usage = usage.unwrap_or_else(|| {
-        Usage::new(
-            estimate_tokens(&chat.upstream_input),
-            estimate_tokens(message.content.as_deref().unwrap_or_default()),
-        )
-    });
-    let finish = finish_reason(
-        !message.tool_calls.is_empty(),
-        upstream_finish.as_deref().map(FinishReason::from_upstream),
-        usage.completion_tokens,
-        chat.max_tokens,
-    );
+    let (message, finish, usage) = finished_message(output_json, ctx, &plan.chat)?;
     let status = status_of(finish);
     let items = output_items(message, ctx, item_status(status));
     Ok(FinishedResponse {
