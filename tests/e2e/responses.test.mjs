@@ -8,9 +8,9 @@
 // glm (`gpt-5`), llama-3-8b (`gpt-3.5-turbo`), llama-3.3 and mistral go through the chat
 // translation. Steering directives (`[[emu:…]]`) are described in emulator/README.md.
 //
-// Two gateways run: `gw` without a KV binding (store is ignored, previous_response_id is a 400)
-// and `gwKv` started with `kvNamespaces: ["GATEWAY_KV"]`. While scripts/lib/gateway.mjs does not
-// bind it yet, the state tests mark themselves todo ("needs GATEWAY_KV in startGateway").
+// Two gateways run: `gw` without a KV binding (`kvNamespaces: []`: store is ignored,
+// previous_response_id is a 400) and `gwKv` with GATEWAY_KV (stored responses). If the binding
+// is missing, the state tests mark themselves todo ("needs GATEWAY_KV in startGateway").
 //
 // Tests that expose a gateway bug are marked `{ todo: "GATEWAY BUG: …" }`: they still run and
 // report, but do not fail the suite.
@@ -18,7 +18,7 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   OpenAI, startGateway, client, schema, raw, rawJson, parseSSE, checkErrorBody, thrown,
-  openapiAvailable, openapiSkipReason, API_KEYS, KEY2,
+  openapiAvailable, openapiSkipReason, API_KEYS, KEY2, WEATHER_TOOL, TIME_TOOL,
 } from "./_support.mjs";
 
 const OSS = "o3"; // -> @cf/openai/gpt-oss-120b (Responses natively upstream)
@@ -51,27 +51,9 @@ const TEXT_MODELS = [OSS, OSS_MINI, NATIVE, GLM, LEGACY, LLAMA33, MISTRAL];
 const REASONING_MODELS = [OSS, OSS20, NATIVE, GLM];
 const TOOL_MODELS = [OSS, OSS20, NATIVE, GLM, LLAMA33, MISTRAL];
 
-// Function tools in the flat Responses form.
-const WEATHER = {
-  type: "function",
-  name: "get_weather",
-  description: "Get the current weather for a city",
-  parameters: {
-    type: "object",
-    properties: { location: { type: "string", description: "City name" } },
-    required: ["location"],
-  },
-};
-const TIME = {
-  type: "function",
-  name: "get_time",
-  description: "Get the local time in a time zone",
-  parameters: {
-    type: "object",
-    properties: { tz: { type: "string", description: "IANA time zone" } },
-    required: ["tz"],
-  },
-};
+// Function tools in the flat Responses form: the chat tools' functions, typed.
+const WEATHER = { type: "function", ...WEATHER_TOOL.function };
+const TIME = { type: "function", ...TIME_TOOL.function };
 /**
  * n8n's tool as sent by its OpenAI node (formatToOpenAIResponsesTool over a LangChain tool with
  * the `z.object({input: z.string().optional()})` schema): zod-to-json-schema output with
@@ -205,21 +187,8 @@ function checkResponse(r, { model, status = "completed", label = "response" } = 
   assert.ok(u.output_tokens_details.reasoning_tokens <= u.output_tokens, `${label}: reasoning_tokens ≤ output_tokens`);
   if (r.status === "completed") assert.ok(u.output_tokens >= countWords(text), `${label}: output_tokens ≥ the words of the answer`);
   // Schema last, so that a schema detail does not hide the checks above.
-  schema("Response", tolerated(r), label);
+  schema("Response", r, label);
   return { text, reasoning, calls, messages, types: r.output.map((o) => o.type) };
-}
-
-/**
- * GATEWAY BUG, reported once by the todo test "every Response and event matches the OpenAPI
- * schema exactly": the gateway sends `"user": null` (the spec's Response.user is string-only)
- * and `"usage": null` in the in-progress Response of response.created/in_progress (usage is not
- * nullable). Tolerated here so that every other schema check still runs; remove once fixed.
- */
-function tolerated(r) {
-  const copy = { ...r };
-  if (copy.user === null) delete copy.user;
-  if (copy.usage === null) delete copy.usage;
-  return copy;
 }
 
 /** responses.create through the SDK, with the HTTP checks and checkResponse. */
@@ -255,8 +224,6 @@ async function expectError(r, status, { code, param, label = "" } = {}) {
   if (param !== undefined) assert.equal(e.param, param, `${label}: param`);
   return e;
 }
-
-const TERMINAL = new Set(["response.completed", "response.incomplete", "response.failed"]);
 
 /**
  * Check the invariants of a Responses event stream and fold it. `events` are parsed event
@@ -419,7 +386,7 @@ function checkEvents(events, { model, label = "stream" } = {}) {
     assert.ok(final.error?.message, `${label}: response.failed carries error.message`);
   }
   // Schema last, so that a schema detail does not hide the checks above.
-  events.forEach((e, i) => schema("ResponseStreamEvent", e.response ? { ...e, response: tolerated(e.response) } : e, `${label} event ${i} (${e.type})`));
+  events.forEach((e, i) => schema("ResponseStreamEvent", e, `${label} event ${i} (${e.type})`));
   return {
     id,
     types: events.map((e) => e.type),
@@ -523,7 +490,7 @@ const weatherAsk = (extra = "[[emu:tool]]") => [{ role: "user", content: `What i
 // 1. plain answers on every text family
 // ---------------------------------------------------------------------------------------------
 
-test("every Response and event matches the OpenAPI schema exactly (no `user: null`, no `usage: null`)", { todo: "GATEWAY BUG: Response has \"user\": null (Response.user is string-only) and response.created/in_progress carry \"usage\": null (not nullable); omit them" }, async () => {
+test("every Response and event matches the OpenAPI schema exactly (no `user: null`, no `usage: null`)", async () => {
   for (const model of [OSS, NATIVE, LEGACY]) {
     const r = await post(gw, { model, input: "exact schema" });
     assert.equal(r.status, 200);
@@ -732,6 +699,31 @@ describe("input shapes", () => {
       const { text, r } = await create(ai, { model, input }, { label: `${model} echo` });
       assert.equal(text, answer(model, "Second question"));
       assert.equal(r.usage.input_tokens, countWords("First question") + countWords(first.text) + countWords("Second question"), `${model}: reasoning items are not sent as text`);
+    }
+  });
+
+  test("what the gateway cannot do is a 400 naming the field: background, conversation, prompt, item_reference, empty input", async () => {
+    await badRequest(ai, { model: NATIVE, input: "x", background: true }, "background", "background");
+    await badRequest(ai, { model: NATIVE, input: "x", conversation: "conv_1" }, "conversation", "conversation");
+    await badRequest(ai, { model: NATIVE, input: "x", prompt: { id: "pmpt_1" } }, "prompt", "prompt");
+    await badRequest(ai, { model: NATIVE, input: [{ type: "item_reference", id: "msg_1" }] }, "input", "item_reference");
+    await badRequest(ai, { model: NATIVE, input: [] }, "input", "empty input");
+    await badRequest(ai, { model: NATIVE, input: "x", max_output_tokens: 0 }, "max_output_tokens", "max_output_tokens 0");
+    // A huge limit is clamped to the model's, not refused.
+    const { text } = await create(ai, { model: NATIVE, input: "x [[emu:tokens=2]] [[emu:no_reasoning]]", max_output_tokens: 1_000_000_000 });
+    assert.equal(text, "w1 w2");
+  });
+
+  test("metadata values must be strings (OpenAI answers 400; echoing them breaks the Response schema)", async () => {
+    await badRequest(ai, { model: NATIVE, input: "x", metadata: { a: 1 } }, "metadata", "numeric metadata value");
+  });
+
+  test("CORS preflight allows POST and DELETE on /v1/responses", async () => {
+    for (const [path, method] of [["/v1/responses", "POST"], ["/v1/responses/resp_x", "DELETE"]]) {
+      const r = await raw(gw, path, { method: "OPTIONS", auth: false, headers: { origin: "https://a.example", "access-control-request-method": method, "access-control-request-headers": "authorization,content-type" } });
+      assert.ok(r.status === 204 || r.status === 200, `${path}: ${r.status}`);
+      assert.ok((r.headers.get("access-control-allow-methods") ?? "").includes(method), `${path}: allow-methods ${r.headers.get("access-control-allow-methods")}`);
+      assert.ok(r.headers.get("access-control-allow-origin"), `${path}: allow-origin`);
     }
   });
 
@@ -1205,6 +1197,15 @@ describe("stored responses (GATEWAY_KV)", () => {
     assert.deepEqual(got.json, s.final);
     const next = await create(aiKv, { model: NATIVE, input: "next", previous_response_id: s.final.id });
     assert.equal(next.text, answer(NATIVE, "next"));
+    // A streamed turn continues a stored one too.
+    for (const model of [OSS, NATIVE]) {
+      const first = await create(aiKv, { model, input: "My name is Ada" });
+      const alone = await create(aiKv, { model, input: "Streamed follow-up", store: false });
+      const st = await rawStreamChecked(gwKv, { model, input: "Streamed follow-up", previous_response_id: first.r.id }, `${model} streamed turn 2`);
+      assert.equal(st.text, answer(model, "Streamed follow-up"));
+      assert.equal(st.final.previous_response_id, first.r.id);
+      assert.equal(st.final.usage.input_tokens - alone.r.usage.input_tokens, countWords("My name is Ada") + countWords(first.text), `${model}: turn 1 reaches the model`);
+    }
   });
 
   test("DELETE /v1/responses/{id} → {id, object:'response', deleted:true}; then GET and DELETE → 404", async (t) => {
@@ -1260,19 +1261,22 @@ describe("stored responses (GATEWAY_KV)", () => {
       { role: "user", content: "first words" },
       { type: "message", role: "assistant", content: [{ type: "output_text", text: "an answer" }] },
       { role: "user", content: [{ type: "input_text", text: "second words" }] },
+      { type: "function_call", call_id: "call_1", name: "get_weather", arguments: '{"location":"Paris"}' },
+      { type: "function_call_output", call_id: "call_1", output: "sunny" },
     ];
-    const { r } = await create(aiKv, { model: NATIVE, input });
+    const { r } = await create(aiKv, { model: NATIVE, tools: [WEATHER], input });
     const list = await rawJson(gwKv, `/v1/responses/${r.id}/input_items`);
     assert.equal(list.status, 200, list.text);
-    schema("ResponseItemList", list.json, "input_items");
     assert.equal(list.json.object, "list");
-    const texts = list.json.data.map((i) => i.content?.map((c) => c.text).join(" "));
     // OpenAI lists input items newest first by default (order=desc).
+    assert.deepEqual(list.json.data.map((i) => i.type), ["function_call_output", "function_call", "message", "message", "message"]);
+    const texts = list.json.data.slice(2).map((i) => i.content?.map((c) => c.text).join(" "));
     assert.deepEqual(texts, ["second words", "an answer", "first words"]);
     assert.equal(list.json.first_id, list.json.data[0].id);
     assert.equal(list.json.last_id, list.json.data.at(-1).id);
     const viaSdk = await aiKv.responses.inputItems.list(r.id);
-    assert.equal(viaSdk.data.length, 3);
+    assert.equal(viaSdk.data.length, 5);
+    schema("ResponseItemList", list.json, "input_items");
   });
 
   test("without GATEWAY_KV: previous_response_id → clear 400, store:true is ignored, GET → 4xx", async () => {
