@@ -27,6 +27,9 @@ use super::sse::SseDecoder;
 use super::text_filters::{LeakedCallGuard, StopScanner, ThinkSplitter};
 use crate::error::{upstream_error_from_message, GatewayError};
 
+/// Most tool calls one streamed answer may carry.
+const MAX_TOOL_CALLS: u32 = 128;
+
 /// Settings for one translated stream.
 #[derive(Debug, Clone)]
 pub struct ChatStreamOptions {
@@ -427,6 +430,10 @@ impl ChunkWriter {
             (None, Some(_)) => self.tool_calls,
             (None, None) => self.tool_calls.saturating_sub(1),
         };
+        // An absurd index from upstream would make every later structure huge: drop it.
+        if index >= MAX_TOOL_CALLS {
+            return;
+        }
         if index >= self.tool_calls {
             // A new call: OpenAI clients need id, type and name on its first delta.
             let Some(name) = name else { return };
@@ -1011,6 +1018,16 @@ mod tests {
         let ev = events(&String::from_utf8(out).unwrap());
         assert_eq!(ev.len(), 2);
         assert_eq!(ev[1]["error"]["code"], "rate_limit_exceeded");
+    }
+
+    #[test]
+    fn an_absurd_tool_call_index_is_dropped() {
+        let input = "data: {\"tool_calls\":[{\"index\":4294967295,\"id\":\"c\",\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]}\n\ndata: [DONE]\n\n";
+        let ev = events(&translate(input, 7, false));
+        assert!(ev
+            .iter()
+            .all(|e| e["choices"][0]["delta"]["tool_calls"].is_null()));
+        assert_eq!(ev[ev.len() - 2]["choices"][0]["finish_reason"], "stop");
     }
 
     #[test]
