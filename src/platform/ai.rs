@@ -36,6 +36,11 @@ extern "C" {
     fn stream_of(bytes: js_sys::Uint8Array) -> ReadableStream;
 }
 
+/// The message of anything JS threw.
+pub fn describe_js_error(error: &JsValue) -> String {
+    error_message(error)
+}
+
 /// What the binding answered.
 pub enum AiOutput {
     /// A JSON document (objects are stringified on the JS side).

@@ -105,6 +105,25 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds)
   );
 }
 
+/**
+ * Fetches `url` for the gateway (an image a client named). Resolves to [status, bytes]; bytes is
+ * empty when the body is larger than `maxBytes` by its Content-Length (not read then).
+ */
+export async function fetchBytes(url, maxBytes) {
+  const response = await fetch(url, { redirect: "follow" });
+  const declared = Number(response.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) {
+    response.body?.cancel().catch(() => {});
+    return [response.status, new Uint8Array(0), true];
+  }
+  return [response.status, new Uint8Array(await response.arrayBuffer()), false];
+}
+
+/** KV reads and writes for stored responses (`kv` is the GATEWAY_KV binding). */
+export const kvGet = (kv, key) => kv.get(key);
+export const kvPut = (kv, key, value, ttlSeconds) => kv.put(key, value, { expirationTtl: ttlSeconds });
+export const kvDelete = (kv, key) => kv.delete(key);
+
 /** A ReadableStream holding `bytes` as one chunk. */
 export function streamOf(bytes) {
   return new ReadableStream({

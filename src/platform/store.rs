@@ -1,33 +1,42 @@
-//! Stored responses in the optional `GATEWAY_KV` namespace.
+//! Stored responses in the optional `GATEWAY_KV` namespace. KV is reached through `glue.js`:
+//! `worker::kv` would add its own error types and builders to the wasm for three calls.
 
-use wasm_bindgen::JsValue;
-use worker::kv::KvStore;
+use wasm_bindgen::prelude::*;
 use worker::Env;
 
 use crate::error::GatewayError;
+use crate::platform::ai::describe_js_error;
 use crate::transform::responses::StoredResponse;
+
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = kvGet)]
+    async fn kv_get(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = kvPut)]
+    async fn kv_put(
+        kv: &JsValue,
+        key: &str,
+        value: &str,
+        ttl_seconds: f64,
+    ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(catch, js_name = kvDelete)]
+    async fn kv_delete(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
+}
 
 pub const BINDING: &str = "GATEWAY_KV";
 /// OpenAI keeps stored responses for 30 days.
 pub const TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 
 pub struct ResponseStore {
-    kv: KvStore,
-    /// The binding as JS sees it, for the stream glue that stores a streamed response at its end.
-    raw: JsValue,
+    /// The binding as JS sees it.
+    kv: JsValue,
 }
 
 impl ResponseStore {
     /// The store, if the deployment binds `GATEWAY_KV`.
     pub fn of(env: &Env) -> Option<Self> {
-        let raw = js_sys::Reflect::get(env, &JsValue::from_str(BINDING)).ok()?;
-        if raw.is_undefined() || raw.is_null() {
-            return None;
-        }
-        Some(ResponseStore {
-            kv: env.kv(BINDING).ok()?,
-            raw,
-        })
+        let kv = js_sys::Reflect::get(env, &JsValue::from_str(BINDING)).ok()?;
+        (!kv.is_undefined() && !kv.is_null()).then_some(ResponseStore { kv })
     }
 
     /// Keys are scoped by the caller, so one key's responses are invisible to another's.
@@ -35,44 +44,41 @@ impl ResponseStore {
         format!("responses/{user}/{id}")
     }
 
+    /// The binding, for the stream glue that stores a streamed response at its end.
     pub fn raw(&self) -> &JsValue {
-        &self.raw
+        &self.kv
     }
 
     pub async fn load(&self, user: &str, id: &str) -> Result<Option<StoredResponse>, GatewayError> {
-        let text = self
-            .kv
-            .get(&Self::key(user, id))
-            .text()
+        let text = kv_get(&self.kv, &Self::key(user, id))
             .await
-            .map_err(|err| storage_error("read", err))?;
-        Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
+            .map_err(|err| storage_error("read", &err))?;
+        Ok(text
+            .as_string()
+            .and_then(|text| serde_json::from_str(&text).ok()))
     }
 
     pub async fn save(&self, user: &str, id: &str, record: &str) -> Result<(), GatewayError> {
-        self.kv
-            .put(&Self::key(user, id), record)
-            .map_err(|err| storage_error("write", err))?
-            .expiration_ttl(TTL_SECONDS)
-            .execute()
+        kv_put(&self.kv, &Self::key(user, id), record, TTL_SECONDS as f64)
             .await
-            .map_err(|err| storage_error("write", err))
+            .map(drop)
+            .map_err(|err| storage_error("write", &err))
     }
 
     pub async fn delete(&self, user: &str, id: &str) -> Result<(), GatewayError> {
-        self.kv
-            .delete(&Self::key(user, id))
+        kv_delete(&self.kv, &Self::key(user, id))
             .await
-            .map_err(|err| storage_error("delete", err))
+            .map(drop)
+            .map_err(|err| storage_error("delete", &err))
     }
 }
 
-fn storage_error(action: &str, err: impl std::fmt::Display) -> GatewayError {
+fn storage_error(action: &str, err: &JsValue) -> GatewayError {
     GatewayError::Internal(format!(
-        "could not {action} the stored response in {BINDING}: {err}"
+        "could not {action} the stored response in {BINDING}: {}",
+        describe_js_error(err)
     ))
 }
-
 /// The 404 for a response that is not stored (or not the caller's).
 pub fn not_found(id: &str) -> GatewayError {
     GatewayError::NotFound(format!(
