@@ -12,7 +12,7 @@ use crate::platform::http;
 use crate::platform::store::{self, ResponseStore};
 use crate::transform::chat_request::remote_image_urls;
 use crate::transform::chat_stream::{ChatStream, ChatStreamOptions};
-use crate::transform::responses::{encode, response_from_output, response_object};
+use crate::transform::responses::{encode, response_from_output, response_object, StoredResponse};
 use crate::transform::responses_request::{
     draft_responses, parse_responses_request, plan_responses, previous_response_id, ResponsesPlan,
 };
@@ -76,7 +76,7 @@ pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
                 Some(store) => Some(StreamStore {
                     kv: store.raw(),
                     key: ResponseStore::key(cx.user(), &ctx.id),
-                    input_items_json: encode(&plan.input_items)?,
+                    input_items: plan.input_items,
                 }),
                 None => None,
             };
@@ -108,11 +108,11 @@ async fn save(
     response_json: &str,
     plan: &ResponsesPlan,
 ) {
-    let record = match encode(&plan.input_items) {
-        Ok(items) => ai::stored_record(response_json, &items),
-        Err(err) => return worker::console_error!("{err}"),
+    let saved = match StoredResponse::record(response_json, &plan.input_items) {
+        Ok(record) => store.save(cx.user(), id, &record).await,
+        Err(err) => Err(err),
     };
-    if let Err(err) = store.save(cx.user(), id, &record).await {
+    if let Err(err) = saved {
         worker::console_error!("{err}");
     }
 }

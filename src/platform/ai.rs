@@ -7,6 +7,7 @@ use worker::Env;
 
 use crate::error::{upstream_error_from_message, GatewayError};
 use crate::transform::chat_stream::ChatStream;
+use crate::transform::responses::StoredResponse;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
 extern "C" {
@@ -18,8 +19,9 @@ extern "C" {
         options: &str,
     ) -> Result<JsValue, JsValue>;
 
+    /// The message of anything JS threw.
     #[wasm_bindgen(js_name = errorMessage)]
-    fn error_message(error: &JsValue) -> String;
+    pub fn error_message(error: &JsValue) -> String;
 
     #[wasm_bindgen(catch, js_name = translateStream)]
     async fn translate_stream(
@@ -34,11 +36,6 @@ extern "C" {
     // allocator reuses once the Rust buffer is freed, long before the client reads the stream.
     #[wasm_bindgen(js_name = streamOf)]
     fn stream_of(bytes: js_sys::Uint8Array) -> ReadableStream;
-}
-
-/// The message of anything JS threw.
-pub fn describe_js_error(error: &JsValue) -> String {
-    error_message(error)
 }
 
 /// What the binding answered.
@@ -76,8 +73,8 @@ pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, G
 #[wasm_bindgen]
 pub struct StreamTranslator {
     inner: ChatStream,
-    /// For a stored Responses stream: the input items (JSON) kept beside the finished response.
-    stored_input_items: Option<String>,
+    /// For a stored Responses stream: the input items kept beside the finished response.
+    stored_input_items: Option<Vec<serde_json::Value>>,
 }
 
 #[wasm_bindgen]
@@ -99,7 +96,9 @@ impl StreamTranslator {
     #[wasm_bindgen(js_name = storedRecord)]
     pub fn stored_record(&self) -> String {
         match (&self.stored_input_items, self.inner.finished_response()) {
-            (Some(items), Some(response)) => stored_record(response, items),
+            (Some(items), Some(response)) => {
+                StoredResponse::record(response, items).unwrap_or_default()
+            }
             _ => String::new(),
         }
     }
@@ -109,12 +108,7 @@ impl StreamTranslator {
 pub struct StreamStore<'a> {
     pub kv: &'a JsValue,
     pub key: String,
-    pub input_items_json: String,
-}
-
-/// The stored form of a response (see `transform::responses::StoredResponse`).
-pub fn stored_record(response_json: &str, input_items_json: &str) -> String {
-    format!(r#"{{"response":{response_json},"input_items":{input_items_json}}}"#)
+    pub input_items: Vec<serde_json::Value>,
 }
 
 /// Returns a stream of OpenAI SSE translated from `upstream` by `translator`. Resolves at the
@@ -126,7 +120,7 @@ pub async fn translate(
     store: Option<StreamStore<'_>>,
 ) -> Result<ReadableStream, GatewayError> {
     let (kv, key, input_items) = match store {
-        Some(store) => (store.kv.clone(), store.key, Some(store.input_items_json)),
+        Some(store) => (store.kv.clone(), store.key, Some(store.input_items)),
         None => (JsValue::UNDEFINED, String::new(), None),
     };
     let translator = StreamTranslator {

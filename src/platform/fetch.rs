@@ -27,7 +27,7 @@ async fn fetch_image(url: &str) -> Result<RemoteImage, GatewayError> {
     let answer = fetch_bytes(url, media::MAX_REMOTE_IMAGE_BYTES as f64)
         .await
         .map_err(|err| {
-            let reason = crate::platform::ai::describe_js_error(&err);
+            let reason = crate::platform::ai::error_message(&err);
             GatewayError::invalid(
                 format!("Could not fetch the image at {url}: {reason}. Send a publicly reachable URL, or the image itself as a data: URL (data:image/png;base64,…)."),
                 Some("messages"),

@@ -5,7 +5,7 @@ use wasm_bindgen::prelude::*;
 use worker::Env;
 
 use crate::error::GatewayError;
-use crate::platform::ai::describe_js_error;
+use crate::platform::ai::error_message;
 use crate::transform::responses::StoredResponse;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
@@ -76,7 +76,7 @@ impl ResponseStore {
 fn storage_error(action: &str, err: &JsValue) -> GatewayError {
     GatewayError::Internal(format!(
         "could not {action} the stored response in {BINDING}: {}",
-        describe_js_error(err)
+        error_message(err)
     ))
 }
 /// The 404 for a response that is not stored (or not the caller's).

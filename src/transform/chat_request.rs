@@ -152,19 +152,39 @@ pub fn remote_image_urls(
 ) -> Result<Vec<String>, GatewayError> {
     let vision = models::resolve(request.model.as_deref().unwrap_or(""), overrides)
         .is_ok_and(|model| model.spec.capabilities.vision);
-    let Ok(conversation) = conversation(request) else {
-        return Ok(Vec::new());
-    };
     if !vision {
         return Ok(Vec::new());
     }
-    let mut urls: Vec<String> = Vec::new();
-    let parts = conversation.iter().filter_map(|m| match &m.content {
-        Some(MessageContent::Parts(parts)) => Some(parts),
+    // Read where the planner will, without building the conversation twice.
+    let typed_parts = request
+        .messages
+        .iter()
+        .flatten()
+        .filter_map(|m| match &m.content {
+            Some(MessageContent::Parts(parts)) => Some(parts),
+            _ => None,
+        })
+        .flatten()
+        .map(image_url_of);
+    let items = match (&request.messages, &request.input_items, &request.input) {
+        (Some(_), _, _) => None,
+        (None, Some(items), _) => Some(items),
+        (None, None, Some(Value::Array(items))) => Some(items),
         _ => None,
-    });
-    for part in parts.flatten() {
-        let url = image_url_of(part);
+    };
+    let item_parts = items
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("content").and_then(Value::as_array))
+        .flatten()
+        .map(|part| {
+            let url = part.get("image_url").or_else(|| part.get("image"));
+            url.and_then(|u| u.get("url").or(Some(u)))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+        });
+    let mut urls: Vec<String> = Vec::new();
+    for url in typed_parts.chain(item_parts) {
         if media::is_remote_url(url) && !urls.iter().any(|u| u == url) {
             urls.push(url.to_owned());
         }
@@ -1446,6 +1466,15 @@ mod tests {
         )
         .unwrap();
         assert!(remote_image_urls(&text_only, &none).unwrap().is_empty());
+        // Responses-style items name images as a bare URL string.
+        let items = parse_chat_request(
+            &json!({"model":"@cf/meta/llama-4-scout-17b-16e-instruct","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://example.com/b.png"}]}]}).to_string(),
+        )
+        .unwrap();
+        assert_eq!(
+            remote_image_urls(&items, &none).unwrap(),
+            ["https://example.com/b.png"]
+        );
     }
 
     #[test]

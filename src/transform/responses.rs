@@ -277,6 +277,15 @@ pub struct StoredResponse {
 }
 
 impl StoredResponse {
+    /// The stored JSON for a response already serialised for the client, without parsing it
+    /// back: `{"response": …, "input_items": […]}`.
+    pub fn record(response_json: &str, input_items: &[Value]) -> Result<String, GatewayError> {
+        Ok(format!(
+            r#"{{"response":{response_json},"input_items":{}}}"#,
+            encode(&input_items)?
+        ))
+    }
+
     /// The conversation a follow-up continues: this turn's input, then its output.
     pub fn conversation(&self) -> Vec<Value> {
         let output = self

@@ -197,13 +197,13 @@ impl ResponseEvents {
             Some(ResponseUsage::from(usage)),
             self.ctx.created,
         );
-        let response = serde_json::to_value(&response).unwrap_or(Value::Null);
+        let response = serde_json::to_string(&response).unwrap_or_else(|_| "null".into());
         let kind = match status {
             ResponseStatus::Incomplete => "response.incomplete",
             _ => "response.completed",
         };
-        self.finished = Some(response.to_string());
-        self.emit(kind, json!({"response": response}), out);
+        self.emit_response(kind, &response, out);
+        self.finished = Some(response);
     }
 
     /// Upstream failed after the stream began: `response.failed`, carrying the error.
@@ -224,8 +224,8 @@ impl ResponseEvents {
             },
             message: error.to_string(),
         });
-        let response = serde_json::to_value(&response).unwrap_or(Value::Null);
-        self.emit("response.failed", json!({"response": response}), out);
+        let response = serde_json::to_string(&response).unwrap_or_else(|_| "null".into());
+        self.emit_response("response.failed", &response, out);
     }
 
     /// `response.created` and `response.in_progress`, before the first output.
@@ -242,9 +242,23 @@ impl ResponseEvents {
             None,
             self.ctx.created,
         );
-        let response = serde_json::to_value(&response).unwrap_or(Value::Null);
-        self.emit("response.created", json!({"response": &response}), out);
-        self.emit("response.in_progress", json!({"response": response}), out);
+        let response = serde_json::to_string(&response).unwrap_or_else(|_| "null".into());
+        self.emit_response("response.created", &response, out);
+        self.emit_response("response.in_progress", &response, out);
+    }
+
+    /// An event carrying the `response` object, already serialised once for all its uses.
+    fn emit_response(&mut self, kind: &'static str, response_json: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\ndata: {\"type\":\"");
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b"\",\"sequence_number\":");
+        out.extend_from_slice(self.sequence_number.to_string().as_bytes());
+        out.extend_from_slice(b",\"response\":");
+        out.extend_from_slice(response_json.as_bytes());
+        out.extend_from_slice(b"}\n\n");
+        self.sequence_number += 1;
     }
 
     /// The open reasoning item (or message), opening one after closing whatever else was open.
@@ -321,8 +335,8 @@ impl ResponseEvents {
                 ..
             } => {
                 *status = ItemStatus::Completed;
-                let part = content.first().cloned();
-                let text = match &part {
+                let part = content.first();
+                let text = match part {
                     Some(TextContent::ReasoningText { text }) => text.as_str(),
                     _ => "",
                 };
@@ -344,8 +358,8 @@ impl ResponseEvents {
                 if *status == ItemStatus::InProgress {
                     *status = ItemStatus::Completed;
                 }
-                let part = content.first().cloned();
-                let text = match &part {
+                let part = content.first();
+                let text = match part {
                     Some(TextContent::OutputText { text, .. }) => text.as_str(),
                     _ => "",
                 };
