@@ -35,8 +35,9 @@ pub async fn dispatch(
 ) -> Result<Response, GatewayError> {
     match route {
         Route::Health => Ok(health::health()),
-        Route::ListModels => models::list(cx),
-        Route::RetrieveModel(id) => models::retrieve(&id, cx),
+        Route::ListModels => models::list(cx).await,
+        Route::RetrieveModel(id) => models::retrieve(&id, cx).await,
+        Route::ModelSearch => models::search(req, cx).await,
         Route::ChatCompletions => chat::completions(req, cx).await,
         Route::Completions => chat::legacy_completions(req, cx).await,
         Route::CreateResponse => responses::create(req, cx).await,

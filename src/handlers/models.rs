@@ -1,33 +1,70 @@
-//! `GET /v1/models` and `GET /v1/models/{id}`.
+//! `GET /v1/models`, `GET /v1/models/{id}` and the `/models/search` page.
 
-use worker::Response;
+use worker::{Request, Response};
 
 use super::RequestContext;
 use crate::error::GatewayError;
-use crate::models::list_models;
+use crate::models::listing::{filter_entries, list_models, search_entries};
+use crate::platform::catalogue::upstream_models;
 use crate::platform::http;
+use crate::policy::routes::query_param;
 use crate::transform::openai::ModelList;
 
-fn encode<T: serde::Serialize>(value: &T) -> Result<Response, GatewayError> {
+/// The search page; `__MODELS_JSON__` is replaced with the entries (HTML-safe JSON).
+const SEARCH_PAGE: &str = include_str!("models_search.html");
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, GatewayError> {
     serde_json::to_string(value)
-        .map(|body| http::json(200, body))
         .map_err(|err| GatewayError::Internal(format!("could not encode the model list: {err}")))
 }
 
-pub fn list(cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
-    let data = list_models(&cx.config.aliases);
-    encode(&ModelList {
-        object: "list",
-        data: &data,
-    })
+pub async fn list(cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+    let upstream = upstream_models(cx.env).await;
+    let data = list_models(&cx.config.aliases, upstream.as_deref().map(Vec::as_slice));
+    Ok(http::json(
+        200,
+        encode(&ModelList {
+            object: "list",
+            data: &data,
+        })?,
+    ))
 }
 
-pub fn retrieve(id: &str, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
-    let model = list_models(&cx.config.aliases)
+pub async fn retrieve(id: &str, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+    let upstream = upstream_models(cx.env).await;
+    let model = list_models(&cx.config.aliases, upstream.as_deref().map(Vec::as_slice))
         .into_iter()
         .find(|m| m.id == id)
         .ok_or_else(|| GatewayError::ModelNotFound {
             model: id.to_owned(),
         })?;
-    encode(&model)
+    Ok(http::json(200, encode(&model)?))
+}
+
+/// HTML for browsers; JSON (`{object:"list", data:[…]}`) for `Accept: application/json` or
+/// `?format=json`. `q` and `task` filter the JSON and pre-fill the page's search box.
+pub async fn search(req: &Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+    let url = req.inner().url();
+    let query = query_param(&url, "q").unwrap_or_default();
+    let task = query_param(&url, "task").unwrap_or_default();
+    let wants_json = query_param(&url, "format").as_deref() == Some("json")
+        || req
+            .headers()
+            .get("accept")
+            .ok()
+            .flatten()
+            .is_some_and(|accept| accept.contains("application/json"));
+    let upstream = upstream_models(cx.env).await;
+    let entries = search_entries(&cx.config.aliases, upstream.as_deref().map(Vec::as_slice));
+    if wants_json {
+        let data = filter_entries(entries, &query, &task);
+        return Ok(http::json(
+            200,
+            encode(&serde_json::json!({"object": "list", "data": data}))?,
+        ));
+    }
+    // `<` escaped so that no text in the data can close the script element.
+    let data = encode(&entries)?.replace('<', "\\u003c");
+    let page = SEARCH_PAGE.replacen("__MODELS_JSON__", &data, 1);
+    Ok(http::html(200, page))
 }

@@ -1,8 +1,10 @@
 //! OpenAI model names → Workers AI models. Pure: no runtime types.
 
 pub mod catalogue;
+pub mod listing;
 
 pub use catalogue::{Capabilities, Family, ModelSpec, CATALOGUE};
+pub use listing::{list_models, ListedModel};
 
 use crate::error::GatewayError;
 use std::collections::BTreeMap;
@@ -123,46 +125,6 @@ pub fn resolve(requested: &str, overrides: &AliasOverrides) -> Result<ResolvedMo
     })
 }
 
-/// One entry of `GET /v1/models`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ListedModel {
-    pub id: String,
-    pub object: &'static str,
-    pub created: u64,
-    pub owned_by: String,
-}
-
-/// Every name a client can send as `model`: catalogue ids, then aliases (overrides included).
-pub fn list_models(overrides: &AliasOverrides) -> Vec<ListedModel> {
-    let mut listed: Vec<ListedModel> = CATALOGUE
-        .iter()
-        .map(|spec| ListedModel {
-            id: spec.id.to_owned(),
-            object: "model",
-            created: spec.created,
-            owned_by: spec.owned_by().to_owned(),
-        })
-        .collect();
-    let aliases = ALIASES
-        .iter()
-        .copied()
-        .filter(|(alias, _)| alias_target(alias, overrides).is_some())
-        .chain(overrides.iter())
-        .filter_map(|(alias, _)| resolve(alias, overrides).ok());
-    for resolved in aliases {
-        if listed.iter().any(|m| m.id == resolved.requested) {
-            continue;
-        }
-        listed.push(ListedModel {
-            id: resolved.requested,
-            object: "model",
-            created: resolved.spec.created,
-            owned_by: "openai-to-workers-ai".to_owned(),
-        });
-    }
-    listed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,7 +188,7 @@ mod tests {
     fn every_listed_id_resolves() {
         let overrides =
             AliasOverrides::parse(r#"{"house-model":"@cf/meta/llama-3-8b-instruct"}"#).unwrap();
-        let listed = list_models(&overrides);
+        let listed = list_models(&overrides, None);
         assert!(listed.iter().any(|m| m.id == "house-model"));
         assert!(listed.iter().any(|m| m.id == "gpt-4"));
         for model in &listed {

@@ -12,6 +12,12 @@ export async function aiRun(ai, model, inputJson, optionsJson) {
   return JSON.stringify(output ?? null);
 }
 
+/** The binding's model list as JSON, or "" when this binding has no `models()`. */
+export async function aiModels(ai) {
+  if (typeof ai.models !== "function") return "";
+  return JSON.stringify(await ai.models({ per_page: 1000 }));
+}
+
 /** The message of anything thrown, as the binding's errors carry their code in it. */
 export function errorMessage(error) {
   if (error && typeof error === "object" && "message" in error) return String(error.message);

@@ -23,6 +23,16 @@ pub fn json(status: u16, body: String) -> Response {
     )
 }
 
+pub fn html(status: u16, body: String) -> Response {
+    let response = with_headers(
+        ResponseBody::Body(body.into_bytes()),
+        status,
+        "text/html; charset=utf-8",
+    );
+    let _ = response.headers().set("cache-control", "no-cache");
+    response
+}
+
 pub fn event_stream(stream: ReadableStream) -> Response {
     let response = with_headers(
         ResponseBody::Stream(stream),

@@ -1,6 +1,7 @@
 //! The Workers-runtime side: the `env.AI` binding, streams and HTTP responses. wasm32 only.
 
 pub mod ai;
+pub mod catalogue;
 pub mod fetch;
 pub mod http;
 pub mod store;

@@ -7,6 +7,8 @@ use crate::error::GatewayError;
 pub enum Route {
     Health,
     ListModels,
+    /// The model search page (HTML, or JSON on request). Open, like `/health`.
+    ModelSearch,
     RetrieveModel(String),
     ChatCompletions,
     Completions,
@@ -36,9 +38,9 @@ const NOT_SERVED: &[&str] = &[
 ];
 
 impl Route {
-    /// Only `/health` is open; everything else needs a key.
+    /// Only `/health` and the model search page are open; everything else needs a key.
     pub fn needs_auth(&self) -> bool {
-        !matches!(self, Route::Health)
+        !matches!(self, Route::Health | Route::ModelSearch)
     }
 }
 
@@ -49,6 +51,7 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
     let (allowed, route) = match api_path {
         "/health" | "" if trimmed != "/v1" => ("GET", Route::Health),
         "/models" => ("GET", Route::ListModels),
+        "/models/search" => ("GET", Route::ModelSearch),
         "/chat/completions" => ("POST", Route::ChatCompletions),
         "/completions" => ("POST", Route::Completions),
         "/responses" => ("POST", Route::CreateResponse),
@@ -120,6 +123,17 @@ pub fn percent_decode(input: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| input.to_owned())
 }
 
+/// The decoded value of `name` in a URL's query string (`+` read as a space), if present.
+pub fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    let query = query.split('#').next().unwrap_or_default();
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(&key.replace('+', " ")) == name)
+            .then(|| percent_decode(&value.replace('+', " ")))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +167,19 @@ mod tests {
         );
         assert_eq!(percent_decode("%zz%4"), "%zz%4");
         assert_eq!(percent_decode("%ff"), "%ff");
+    }
+
+    #[test]
+    fn search_page_and_query_strings() {
+        assert_eq!(route("GET", "/models/search"), Ok(Route::ModelSearch));
+        assert_eq!(route("GET", "/v1/models/search"), Ok(Route::ModelSearch));
+        assert!(!Route::ModelSearch.needs_auth());
+        let url = "https://gw.example/models/search?q=llama+3%2E1&task=Text%20Generation&x#frag";
+        assert_eq!(query_param(url, "q").as_deref(), Some("llama 3.1"));
+        assert_eq!(query_param(url, "task").as_deref(), Some("Text Generation"));
+        assert_eq!(query_param(url, "x").as_deref(), Some(""));
+        assert_eq!(query_param(url, "frag"), None);
+        assert_eq!(query_param("https://gw.example/", "q"), None);
     }
 
     #[test]
