@@ -53,7 +53,9 @@ export async function startGateway({
   verbose = false,
   kvNamespaces = ["GATEWAY_KV"],
 } = {}) {
-  const script = join(ROOT, "build", "index.js");
+  // GATEWAY_BUILD_DIR runs a copy of build/ (so a rebuild does not disturb a running suite).
+  const buildDir = process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
+  const script = join(buildDir, "index.js");
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` (or `npm run dev`, which builds first).");
   }
@@ -68,7 +70,7 @@ export async function startGateway({
         name: "gateway",
         modules: true,
         scriptPath: script,
-        modulesRoot: join(ROOT, "build"),
+        modulesRoot: buildDir,
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
         compatibilityDate,
         bindings: { ...vars, ...bindings },

@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod embeddings;
 pub mod health;
+pub mod images;
 pub mod models;
 pub mod responses;
 
@@ -45,6 +46,7 @@ pub async fn dispatch(
         Route::DeleteResponse(id) => responses::delete(&id, cx).await,
         Route::ResponseInputItems(id) => responses::input_items(&id, cx).await,
         Route::Embeddings => embeddings::create(req, cx).await,
+        Route::ImageGenerations => images::generate(req, cx).await,
         Route::NotServed(name) => Err(GatewayError::NotServed(name)),
     }
 }

@@ -77,9 +77,7 @@ pub fn parse_upstream_models(json: &str) -> Option<Vec<UpstreamModel>> {
 
 /// `"2023-09-25 19:21:11.898"` (or `…T…Z`) → Unix seconds.
 fn unix_seconds(text: &str) -> Option<u64> {
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        text.get(range)?.parse().ok()
-    };
+    let number = |range: std::ops::Range<usize>| -> Option<i64> { text.get(range)?.parse().ok() };
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute, second) = (
         number(11..13).unwrap_or(0),
@@ -378,7 +376,10 @@ mod tests {
         for id in ids {
             assert!(resolve(id, &none).is_ok(), "{id} does not resolve");
         }
-        assert_eq!(list_models(&none, None).len(), list_models(&none, Some(&[])).len());
+        assert_eq!(
+            list_models(&none, None).len(),
+            list_models(&none, Some(&[])).len()
+        );
     }
 
     #[test]
@@ -395,7 +396,10 @@ mod tests {
         let fresh = find("@cf/new/brand-new-model");
         assert_eq!(fresh.capabilities, vec!["tools"]);
         assert_eq!(fresh.context_window, Some(65_536));
-        assert_eq!(find("@cf/meta/llama-guard-3-8b").endpoint, "/v1/moderations");
+        assert_eq!(
+            find("@cf/meta/llama-guard-3-8b").endpoint,
+            "/v1/moderations"
+        );
         assert_eq!(find("@cf/qwen/qwen3-30b-a3b-fp8").capabilities[0], "tools");
         assert_eq!(
             find("@cf/black-forest-labs/flux-1-schnell").endpoint,

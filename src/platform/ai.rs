@@ -19,6 +19,12 @@ extern "C" {
         options: &str,
     ) -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(catch, js_name = aiRunForm)]
+    async fn ai_run_form(ai: &JsValue, model: &str, fields: &str) -> Result<JsValue, JsValue>;
+
+    #[wasm_bindgen(catch, js_name = readBytes)]
+    async fn read_bytes(stream: &ReadableStream) -> Result<JsValue, JsValue>;
+
     /// The message of anything JS threw.
     #[wasm_bindgen(js_name = errorMessage)]
     pub fn error_message(error: &JsValue) -> String;
@@ -47,19 +53,19 @@ pub enum AiOutput {
     Bytes(Vec<u8>),
 }
 
-/// Runs `model` with `input_json` on the `AI` binding.
-pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, GatewayError> {
-    let ai = js_sys::Reflect::get(env, &JsValue::from_str("AI"))
+fn binding(env: &Env) -> Result<JsValue, GatewayError> {
+    js_sys::Reflect::get(env, &JsValue::from_str("AI"))
         .ok()
         .filter(|ai| !ai.is_undefined() && !ai.is_null())
         .ok_or_else(|| {
             GatewayError::Misconfigured(
                 "The Workers AI binding `AI` is missing. Add `[ai] binding = \"AI\"` to wrangler.toml and deploy again.".into(),
             )
-        })?;
-    let output = ai_run(&ai, model, input_json, "")
-        .await
-        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
+        })
+}
+
+fn output_of(result: Result<JsValue, JsValue>) -> Result<AiOutput, GatewayError> {
+    let output = result.map_err(|err| upstream_error_from_message(&error_message(&err)))?;
     if let Some(json) = output.as_string() {
         return Ok(AiOutput::Json(json));
     }
@@ -67,6 +73,30 @@ pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, G
         return Ok(AiOutput::Bytes(bytes.to_vec()));
     }
     Ok(AiOutput::Stream(output.unchecked_into()))
+}
+
+/// Runs `model` with `input_json` on the `AI` binding.
+pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, GatewayError> {
+    output_of(ai_run(&binding(env)?, model, input_json, "").await)
+}
+
+/// Runs `model` with a multipart form of `fields` (flux-2 takes its input that way).
+pub async fn run_form(
+    env: &Env,
+    model: &str,
+    fields: &[(&str, String)],
+) -> Result<AiOutput, GatewayError> {
+    let fields = serde_json::to_string(fields)
+        .map_err(|err| GatewayError::Internal(format!("could not encode the form: {err}")))?;
+    output_of(ai_run_form(&binding(env)?, model, &fields).await)
+}
+
+/// Every byte of a streamed answer (image models answer with a stream of PNG bytes).
+pub async fn bytes_of(stream: &ReadableStream) -> Result<Vec<u8>, GatewayError> {
+    let bytes = read_bytes(stream)
+        .await
+        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
+    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
 }
 
 /// The Rust half of a translated stream: JS calls these once per chunk.

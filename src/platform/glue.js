@@ -6,10 +6,30 @@
 export async function aiRun(ai, model, inputJson, optionsJson) {
   const inputs = JSON.parse(inputJson);
   const options = optionsJson ? JSON.parse(optionsJson) : undefined;
-  const output = await ai.run(model, inputs, options);
+  return outputOf(await ai.run(model, inputs, options));
+}
+
+/**
+ * Runs a model whose input is a multipart form (flux-2): `fieldsJson` is a list of
+ * [name, value] pairs. The form is serialised by a Response, which also gives its boundary.
+ */
+export async function aiRunForm(ai, model, fieldsJson) {
+  const form = new FormData();
+  for (const [name, value] of JSON.parse(fieldsJson)) form.append(name, value);
+  const encoded = new Response(form);
+  const multipart = { body: encoded.body, contentType: encoded.headers.get("content-type") };
+  return outputOf(await ai.run(model, { multipart }));
+}
+
+function outputOf(output) {
   if (output instanceof ReadableStream || output instanceof Uint8Array) return output;
   if (output instanceof ArrayBuffer) return new Uint8Array(output);
   return JSON.stringify(output ?? null);
+}
+
+/** All bytes of a stream (an image model's PNG answer). */
+export async function readBytes(stream) {
+  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 /** The binding's model list as JSON, or "" when this binding has no `models()`. */

@@ -17,6 +17,7 @@ pub enum Route {
     DeleteResponse(String),
     ResponseInputItems(String),
     Embeddings,
+    ImageGenerations,
     /// An OpenAI API family this gateway does not serve: 501 naming it.
     NotServed(&'static str),
 }
@@ -56,6 +57,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/completions" => ("POST", Route::Completions),
         "/responses" => ("POST", Route::CreateResponse),
         "/embeddings" => ("POST", Route::Embeddings),
+        "/images/generations" => ("POST", Route::ImageGenerations),
+        // Workers AI's image models take no input image through this gateway's mapping yet.
+        "/images/edits" => return Ok(Route::NotServed("images/edits")),
+        "/images/variations" => return Ok(Route::NotServed("images/variations")),
         _ => match (
             api_path.strip_prefix("/models/"),
             api_path.strip_prefix("/responses/"),

@@ -6,6 +6,7 @@ pub mod chat_request;
 pub mod chat_stream;
 pub mod completions;
 pub mod embeddings;
+pub mod images;
 pub mod json_body;
 pub mod media;
 pub mod openai;

@@ -1,0 +1,56 @@
+//! `POST /v1/images/generations`.
+
+use futures_util::future::try_join_all;
+use worker::{Request, Response};
+
+use super::chat::now_seconds;
+use super::{read_body, RequestContext};
+use crate::error::GatewayError;
+use crate::platform::ai::{self, AiOutput};
+use crate::platform::http;
+use crate::transform::images::{
+    generated_image, images_response, plan_images, refine_upstream_error, GeneratedImage,
+    ImageOutput, ImageRun,
+};
+
+pub async fn generate(
+    req: &mut Request,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
+    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let plan = plan_images(&body, &cx.config.aliases, random_seed())?;
+    let model = plan.model.upstream_id.as_str();
+    // The images are made concurrently; any failure fails the request, as on OpenAI.
+    let images = try_join_all(plan.runs.iter().map(|run| generate_one(cx, model, run)))
+        .await
+        .map_err(refine_upstream_error)?;
+    Ok(http::json(
+        200,
+        images_response(&images, &plan, now_seconds())?,
+    ))
+}
+
+async fn generate_one(
+    cx: &RequestContext<'_>,
+    model: &str,
+    run: &ImageRun,
+) -> Result<GeneratedImage, GatewayError> {
+    let output = match run {
+        ImageRun::Json(input) => ai::run(cx.env, model, input).await?,
+        ImageRun::Multipart(fields) => ai::run_form(cx.env, model, fields).await?,
+    };
+    match output {
+        AiOutput::Json(json) => generated_image(ImageOutput::Json(&json), model),
+        AiOutput::Bytes(bytes) => generated_image(ImageOutput::Bytes(&bytes), model),
+        AiOutput::Stream(stream) => {
+            let bytes = ai::bytes_of(&stream).await?;
+            generated_image(ImageOutput::Bytes(&bytes), model)
+        }
+    }
+}
+
+/// A random starting seed, so each request (and each of its `n` images) differs.
+fn random_seed() -> u32 {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+}
