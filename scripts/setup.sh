@@ -2,8 +2,12 @@
 # Installs what building and testing need, skipping whatever is already there:
 #   - the wasm32-unknown-unknown Rust target
 #   - worker-build (pinned) and wasm-bindgen-cli (exactly the wasm-bindgen in Cargo.lock)
-#   - npm packages from package-lock.json (miniflare/workerd, wrangler, openai, binaryen, ajv, …)
-# Only crates.io and the npm registry are used; nothing is downloaded from GitHub.
+#   - npm packages from package-lock.json (miniflare/workerd, wrangler, openai, binaryen, ajv,
+#     playwright-core, …)
+#   - Debian's chromium package (/usr/bin/chromium), for the browser test of /models/search
+# Only crates.io, the npm registry and Debian's packages are used; nothing is downloaded from
+# GitHub, and no test tool downloads a browser of its own (playwright-core never does; the
+# browser test drives /usr/bin/chromium and skips when it is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -34,6 +38,26 @@ if [ ! -f node_modules/.lock-hash ] || [ "$(cat node_modules/.lock-hash)" != "$l
   step "installing npm packages from package-lock.json"
   npm ci --no-audit --no-fund
   echo "$lock_hash" > node_modules/.lock-hash
+fi
+
+# Best effort: on a machine without apt (or without root/sudo) the rest still works, and the
+# browser test skips with a message.
+install_chromium() {
+  command -v apt-get >/dev/null || { echo "apt-get not found" >&2; return 1; }
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "not root and sudo not found" >&2; return 1; }
+    sudo="sudo"
+  fi
+  $sudo apt-get update -q && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+}
+if [ ! -x /usr/bin/chromium ]; then
+  step "installing Debian's chromium with apt-get (for the browser test of /models/search)"
+  if install_chromium && [ -x /usr/bin/chromium ]; then
+    echo "installed $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
+  else
+    echo "WARNING: chromium could not be installed; the browser test in tests/e2e/models-search.test.mjs will be skipped" >&2
+  fi
 fi
 
 if [ ! -f .dev.vars ]; then

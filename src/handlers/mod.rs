@@ -1,10 +1,12 @@
 //! Thin handlers: parse, call the pure core, call Workers AI, write the response.
 
+pub mod audio;
 pub mod chat;
 pub mod embeddings;
 pub mod health;
 pub mod images;
 pub mod models;
+pub mod moderations;
 pub mod responses;
 
 use worker::{Env, Request, Response};
@@ -13,6 +15,7 @@ use crate::error::GatewayError;
 use crate::policy::auth::Caller;
 use crate::policy::config::GatewayConfig;
 use crate::policy::routes::Route;
+use crate::transform::audio::AudioTask;
 
 /// What a handler needs besides the request.
 pub struct RequestContext<'a> {
@@ -47,21 +50,31 @@ pub async fn dispatch(
         Route::ResponseInputItems(id) => responses::input_items(&id, cx).await,
         Route::Embeddings => embeddings::create(req, cx).await,
         Route::ImageGenerations => images::generate(req, cx).await,
+        Route::Transcriptions => audio::transcribe(req, cx, AudioTask::Transcribe).await,
+        Route::Translations => audio::transcribe(req, cx, AudioTask::Translate).await,
+        Route::Speech => audio::speech(req, cx).await,
+        Route::Moderations => moderations::create(req, cx).await,
         Route::NotServed(name) => Err(GatewayError::NotServed(name)),
     }
 }
 
-/// Reads the body as text, refusing bodies over the configured limit with a 413.
-pub async fn read_body(req: &mut Request, limit: usize) -> Result<String, GatewayError> {
+/// Refuses a body whose declared `Content-Length` is over `limit` (413), before reading it.
+pub fn declared_length_check(req: &Request, limit: usize) -> Result<(), GatewayError> {
     let declared = req
         .headers()
         .get("content-length")
         .ok()
         .flatten()
         .and_then(|v| v.trim().parse::<usize>().ok());
-    if let Some(size) = declared.filter(|size| *size > limit) {
-        return Err(GatewayError::PayloadTooLarge { size, limit });
+    match declared.filter(|size| *size > limit) {
+        Some(size) => Err(GatewayError::PayloadTooLarge { size, limit }),
+        None => Ok(()),
     }
+}
+
+/// Reads the body as text, refusing bodies over the configured limit with a 413.
+pub async fn read_body(req: &mut Request, limit: usize) -> Result<String, GatewayError> {
+    declared_length_check(req, limit)?;
     let body = req.text().await.map_err(|err| {
         GatewayError::invalid(format!("Could not read the request body: {err}"), None)
     })?;

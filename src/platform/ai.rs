@@ -22,6 +22,9 @@ extern "C" {
     #[wasm_bindgen(catch, js_name = aiRunForm)]
     async fn ai_run_form(ai: &JsValue, model: &str, fields: &str) -> Result<JsValue, JsValue>;
 
+    #[wasm_bindgen(catch, js_name = aiRunByteList)]
+    async fn ai_run_byte_list(ai: &JsValue, model: &str, bytes: &[u8]) -> Result<JsValue, JsValue>;
+
     #[wasm_bindgen(catch, js_name = readBytes)]
     async fn read_bytes(stream: &ReadableStream) -> Result<JsValue, JsValue>;
 
@@ -89,6 +92,11 @@ pub async fn run_form(
     let fields = serde_json::to_string(fields)
         .map_err(|err| GatewayError::Internal(format!("could not encode the form: {err}")))?;
     output_of(ai_run_form(&binding(env)?, model, &fields).await)
+}
+
+/// Runs `model` with `{audio: [byte values]}` (the original whisper's input form).
+pub async fn run_byte_list(env: &Env, model: &str, bytes: &[u8]) -> Result<AiOutput, GatewayError> {
+    output_of(ai_run_byte_list(&binding(env)?, model, bytes).await)
 }
 
 /// Every byte of a streamed answer (image models answer with a stream of PNG bytes).

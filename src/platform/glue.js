@@ -159,3 +159,33 @@ export function streamOf(bytes) {
     },
   });
 }
+
+/**
+ * Reads a multipart/form-data request (an audio upload). Resolves to [fieldsJson, fileBytes]:
+ * text fields by name (names ending in `[]` collect into lists), and the `file` part's bytes
+ * (null when absent). Rejects with a readable message when the body is not a form.
+ */
+export async function readUploadForm(request) {
+  let form;
+  try {
+    form = await request.formData();
+  } catch (error) {
+    throw new Error(`the body is not multipart/form-data (${errorMessage(error)})`);
+  }
+  const fields = {};
+  let file = null;
+  for (const [name, value] of form) {
+    if (typeof value !== "string") {
+      if (name === "file") file = value;
+      continue;
+    }
+    if (name.endsWith("[]")) (fields[name] ??= []).push(value);
+    else fields[name] = value;
+  }
+  return [JSON.stringify(fields), file ? new Uint8Array(await file.arrayBuffer()) : null];
+}
+
+/** Runs whisper with `{audio: [byte values]}`, its documented input, built here from the bytes. */
+export async function aiRunByteList(ai, model, bytes) {
+  return outputOf(await ai.run(model, { audio: Array.from(bytes) }));
+}

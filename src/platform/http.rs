@@ -23,6 +23,11 @@ pub fn json(status: u16, body: String) -> Response {
     )
 }
 
+/// A body of any type (audio, subtitles, plain text).
+pub fn with_content_type(status: u16, body: Vec<u8>, content_type: &str) -> Response {
+    with_headers(ResponseBody::Body(body), status, content_type)
+}
+
 pub fn html(status: u16, body: String) -> Response {
     let response = with_headers(
         ResponseBody::Body(body.into_bytes()),

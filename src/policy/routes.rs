@@ -18,6 +18,10 @@ pub enum Route {
     ResponseInputItems(String),
     Embeddings,
     ImageGenerations,
+    Transcriptions,
+    Translations,
+    Speech,
+    Moderations,
     /// An OpenAI API family this gateway does not serve: 501 naming it.
     NotServed(&'static str),
 }
@@ -58,6 +62,10 @@ pub fn route(method: &str, path: &str) -> Result<Route, GatewayError> {
         "/responses" => ("POST", Route::CreateResponse),
         "/embeddings" => ("POST", Route::Embeddings),
         "/images/generations" => ("POST", Route::ImageGenerations),
+        "/audio/transcriptions" => ("POST", Route::Transcriptions),
+        "/audio/translations" => ("POST", Route::Translations),
+        "/audio/speech" => ("POST", Route::Speech),
+        "/moderations" => ("POST", Route::Moderations),
         // Workers AI's image models take no input image through this gateway's mapping yet.
         "/images/edits" => return Ok(Route::NotServed("images/edits")),
         "/images/variations" => return Ok(Route::NotServed("images/variations")),

@@ -1,0 +1,94 @@
+//! `POST /v1/audio/transcriptions`, `/v1/audio/translations` and `/v1/audio/speech`.
+
+use wasm_bindgen::prelude::*;
+use worker::{Request, Response};
+
+use super::chat::run_to_json;
+use super::{declared_length_check, RequestContext};
+use crate::error::GatewayError;
+use crate::platform::ai::{self, error_message, AiOutput};
+use crate::platform::http;
+use crate::transform::audio::{
+    audio_content_type, plan_speech, plan_transcription, speech_audio, transcript, AudioInput,
+    AudioTask, TranscriptionForm,
+};
+
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = readUploadForm)]
+    async fn read_upload_form(request: &worker::web_sys::Request) -> Result<JsValue, JsValue>;
+}
+
+/// The form's text fields and its `file` bytes.
+async fn read_form(
+    req: &Request,
+    limit: usize,
+) -> Result<(TranscriptionForm, Option<Vec<u8>>), GatewayError> {
+    declared_length_check(req, limit)?;
+    let unreadable = |why: String| {
+        GatewayError::invalid(
+            format!("Could not read the upload: {why}. Send multipart/form-data with a `file` part and a `model` field, as the OpenAI SDKs do."),
+            None,
+        )
+    };
+    let parts: js_sys::Array = read_upload_form(req.inner())
+        .await
+        .map_err(|err| unreadable(error_message(&err)))?
+        .into();
+    let fields = parts.get(0).as_string().unwrap_or_default();
+    let form: TranscriptionForm = serde_json::from_str(&fields)
+        .map_err(|err| unreadable(format!("a form field has an unexpected value ({err})")))?;
+    let file = parts
+        .get(1)
+        .dyn_into::<js_sys::Uint8Array>()
+        .ok()
+        .map(|bytes| bytes.to_vec());
+    if let Some(size) = file.as_ref().map(Vec::len).filter(|size| *size > limit) {
+        return Err(GatewayError::PayloadTooLarge { size, limit });
+    }
+    Ok((form, file))
+}
+
+pub async fn transcribe(
+    req: &mut Request,
+    cx: &RequestContext<'_>,
+    task: AudioTask,
+) -> Result<Response, GatewayError> {
+    let (form, file) = read_form(req, cx.config.max_body_bytes).await?;
+    let plan = plan_transcription(&form, file.as_deref(), task, &cx.config.aliases)?;
+    let model = plan.model.upstream_id.as_str();
+    let output = match &plan.input {
+        AudioInput::Json(input) => run_to_json(cx, model, input).await?,
+        AudioInput::ByteList => {
+            match ai::run_byte_list(cx.env, model, file.as_deref().unwrap_or_default()).await? {
+                AiOutput::Json(json) => json,
+                _ => {
+                    return Err(GatewayError::Upstream {
+                        code: None,
+                        message: format!("`{model}` answered with bytes instead of a transcript."),
+                    })
+                }
+            }
+        }
+    };
+    let transcript = transcript(&output, &plan)?;
+    Ok(http::with_content_type(
+        200,
+        transcript.body.into_bytes(),
+        transcript.content_type,
+    ))
+}
+
+pub async fn speech(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+    let body = super::read_body(req, cx.config.max_body_bytes).await?;
+    let plan = plan_speech(&body, &cx.config.aliases)?;
+    let model = plan.model.upstream_id.as_str();
+    // melotts documents both a `{audio: base64}` answer and raw MP3 bytes.
+    let audio = match ai::run(cx.env, model, &plan.input_json).await? {
+        AiOutput::Json(json) => speech_audio(&json, model)?,
+        AiOutput::Bytes(bytes) => bytes,
+        AiOutput::Stream(stream) => ai::bytes_of(&stream).await?,
+    };
+    let content_type = audio_content_type(&audio);
+    Ok(http::with_content_type(200, audio, content_type))
+}

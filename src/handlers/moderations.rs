@@ -1,0 +1,19 @@
+//! `POST /v1/moderations`.
+
+use worker::{Request, Response};
+
+use super::chat::run_all;
+use super::{read_body, RequestContext};
+use crate::error::GatewayError;
+use crate::platform::http;
+use crate::transform::moderations::{moderation_response, plan_moderation};
+
+pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let plan = plan_moderation(&body, &cx.config.aliases)?;
+    // Each text is judged on its own, concurrently; results come back in input order.
+    let outputs = run_all(cx, &plan.model.upstream_id, &plan.upstream_inputs).await?;
+    let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    let id = format!("modr-{}", uuid::Uuid::new_v4().simple());
+    Ok(http::json(200, moderation_response(&outputs, &plan, &id)?))
+}
