@@ -29,7 +29,10 @@ export function emulatorModuleSource(opts = {}) {
   const nl = src.indexOf("\n");
   const first = src.slice(0, nl);
   if (!/^const CATALOGUE = /.test(first)) throw new Error("ai-emulator.js: line 1 must declare `const CATALOGUE = …;`");
-  return `const CATALOGUE = ${JSON.stringify(catalogue)};` + src.slice(nl);
+  // Non-ASCII escaped: workerd reads a module given as a string as Latin-1, which would garble
+  // descriptions such as "OpenAI’s".
+  const json = JSON.stringify(catalogue).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  return `const CATALOGUE = ${json};` + src.slice(nl);
 }
 
 /** A miniflare worker definition for the emulator (use with `wrappedBindings: { AI: { scriptName: name } }`). */

@@ -11,7 +11,12 @@ if (!existsSync(devVarsPath)) {
 }
 const bindings = parseDotVars(readFileSync(devVarsPath, "utf8"));
 const port = Number(process.env.PORT ?? 8787);
-const { url, dispose } = await startGateway({ port, bindings, verbose: process.env.VERBOSE === "1" });
+const { url, dispose } = await startGateway({
+  port,
+  bindings,
+  verbose: process.env.VERBOSE === "1",
+  printLogs: true, // one JSON line per request, as `wrangler tail` would show
+});
 const key = (bindings.API_KEYS ?? bindings.API_KEY ?? "").split(",")[0].trim();
 
 console.log(`

@@ -8,6 +8,7 @@ use crate::handlers::{self, RequestContext};
 use crate::platform::http;
 use crate::policy::auth::{presented_key, Caller};
 use crate::policy::config::GatewayConfig;
+use crate::policy::log::RequestLog;
 use crate::policy::routes;
 
 fn header(req: &Request, name: &str) -> Option<String> {
@@ -23,13 +24,20 @@ fn var(env: &Env, name: &str) -> Option<String> {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let started = js_sys::Date::now();
     let origin = header(&req, "origin");
     let request_id = header(&req, "x-request-id")
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let mut log = RequestLog {
+        request_id: request_id.clone(),
+        method: req.method().to_string(),
+        path: req.path(),
+        ..RequestLog::default()
+    };
 
     let response = match GatewayConfig::load(|name| var(&env, name)) {
-        Err(err) => http::error(&err),
+        Err(err) => failed(&err, &mut log),
         Ok(config) => {
             let (mut response, cors) = if req.method().as_ref() == "OPTIONS" {
                 let requested = header(&req, "access-control-request-headers");
@@ -38,9 +46,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                     .preflight_headers(origin.as_deref(), requested.as_deref());
                 (http::empty(204), cors)
             } else {
-                let response = handle(&mut req, &env, &config)
+                let response = handle(&mut req, &env, &config, &mut log)
                     .await
-                    .unwrap_or_else(|err| http::error(&err));
+                    .unwrap_or_else(|err| failed(&err, &mut log));
                 (response, config.cors.response_headers(origin.as_deref()))
             };
             for (name, value) in cors {
@@ -50,25 +58,43 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
     };
     let _ = response.headers().set("x-request-id", &request_id);
+    log.status = response.status_code();
+    log.latency_ms = (js_sys::Date::now() - started).max(0.0) as u64;
+    worker::console_log!("{}", log.to_json());
     Ok(response)
+}
+
+/// The error response, noting its code in the log line.
+fn failed(err: &GatewayError, log: &mut RequestLog) -> Response {
+    log.error_code = err.to_body().error.code;
+    http::error(err)
 }
 
 async fn handle(
     req: &mut Request,
     env: &Env,
     config: &GatewayConfig,
+    log: &mut RequestLog,
 ) -> std::result::Result<Response, GatewayError> {
     let route = routes::route(req.method().as_ref(), &req.path())?;
+    log.route = Some(route.name());
     let caller = match route.needs_auth() {
         true => Some(authenticate(req, config)?),
         false => None,
     };
+    log.user = caller.as_ref().map(|c| c.user.clone());
     let cx = RequestContext {
         env,
         config,
         caller,
+        models_used: Default::default(),
     };
-    handlers::dispatch(route, req, &cx).await
+    let result = handlers::dispatch(route, req, &cx).await;
+    if let Some((asked, used)) = cx.models_used.take() {
+        log.model = Some(asked);
+        log.upstream_model = Some(used);
+    }
+    result
 }
 
 fn authenticate(

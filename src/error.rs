@@ -16,6 +16,10 @@ pub enum GatewayError {
     #[error("{0}")]
     Unauthorized(String),
 
+    /// The key is valid but may not do this (a model outside ALLOWED_MODELS, …).
+    #[error("{message}")]
+    Forbidden { message: String, code: &'static str },
+
     #[error("Invalid URL ({method} {path}): no such endpoint. See GET /v1/models and the README for the routes this gateway serves.")]
     RouteNotFound { method: String, path: String },
 
@@ -68,6 +72,7 @@ impl GatewayError {
         match self {
             GatewayError::InvalidRequest { .. } => 400,
             GatewayError::Unauthorized(_) => 401,
+            GatewayError::Forbidden { .. } => 403,
             GatewayError::RouteNotFound { .. }
             | GatewayError::ModelNotFound { .. }
             | GatewayError::NotFound(_) => 404,
@@ -97,6 +102,7 @@ impl GatewayError {
         match self {
             GatewayError::InvalidRequest { code, .. } => code.map(str::to_owned),
             GatewayError::Unauthorized(_) => Some("invalid_api_key".into()),
+            GatewayError::Forbidden { code, .. } => Some((*code).into()),
             GatewayError::RouteNotFound { .. } => Some("unknown_url".into()),
             GatewayError::MethodNotAllowed { .. } => Some("method_not_allowed".into()),
             GatewayError::ModelNotFound { .. } => Some("model_not_found".into()),
@@ -119,6 +125,10 @@ impl GatewayError {
         match self {
             GatewayError::InvalidRequest { param, .. } => *param,
             GatewayError::ModelNotFound { .. } => Some("model"),
+            GatewayError::Forbidden {
+                code: "model_not_allowed",
+                ..
+            } => Some("model"),
             GatewayError::Upstream {
                 code: Some(5007 | 3042),
                 ..

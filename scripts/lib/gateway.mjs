@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { createInterface } from "node:readline";
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { emulatorWorker } from "../../emulator/load.mjs";
 
@@ -43,7 +44,8 @@ export function readWranglerToml() {
 /**
  * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
  * `port: 0` picks a free port; `kvNamespaces` are bound as in-memory KV (pass [] to run without
- * the optional GATEWAY_KV). Returns { url, mf, dispose }.
+ * the optional GATEWAY_KV). Returns { url, mf, logs, dispose }: `logs` holds the worker's
+ * stdout lines (its per-request JSON log), printed too when `printLogs` is set.
  */
 export async function startGateway({
   port = 0,
@@ -52,6 +54,7 @@ export async function startGateway({
   emulator = {},
   verbose = false,
   kvNamespaces = ["GATEWAY_KV"],
+  printLogs = verbose,
 } = {}) {
   // GATEWAY_BUILD_DIR runs a copy of build/ (so a rebuild does not disturb a running suite).
   const buildDir = process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
@@ -60,11 +63,22 @@ export async function startGateway({
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` (or `npm run dev`, which builds first).");
   }
   const { vars, compatibilityDate } = readWranglerToml();
+  const logs = [];
   const mf = new Miniflare({
     host,
     port,
     log: new Log(verbose ? LogLevel.INFO : LogLevel.WARN),
     cf: false, // offline: do not fetch the Request.cf placeholder from the internet
+    // The worker's stdout is its per-request JSON log lines: kept in `logs` (the newest 2000) for
+    // tests, printed only when asked. stderr (warnings, errors) always passes through.
+    handleRuntimeStdio(stdout, stderr) {
+      createInterface({ input: stdout }).on("line", (line) => {
+        logs.push(line);
+        if (logs.length > 2000) logs.splice(0, logs.length - 2000);
+        if (printLogs) console.log(line);
+      });
+      stderr.pipe(process.stderr);
+    },
     workers: [
       {
         name: "gateway",
@@ -81,5 +95,5 @@ export async function startGateway({
     ],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, mf, dispose: () => mf.dispose() };
+  return { url, mf, logs, dispose: () => mf.dispose() };
 }

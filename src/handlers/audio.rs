@@ -56,6 +56,7 @@ pub async fn transcribe(
 ) -> Result<Response, GatewayError> {
     let (form, file) = read_form(req, cx.config.max_body_bytes).await?;
     let plan = plan_transcription(&form, file.as_deref(), task, &cx.config.aliases)?;
+    cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
     let output = match &plan.input {
         AudioInput::Json(input) => run_to_json(cx, model, input).await?,
@@ -82,6 +83,7 @@ pub async fn transcribe(
 pub async fn speech(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
     let body = super::read_body(req, cx.config.max_body_bytes).await?;
     let plan = plan_speech(&body, &cx.config.aliases)?;
+    cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
     // melotts documents both a `{audio: base64}` answer and raw MP3 bytes.
     let audio = match ai::run(cx.env, model, &plan.input_json).await? {

@@ -23,7 +23,13 @@ pub async fn completions(
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
-    let request = parse_chat_request(&body)?;
+    let mut request = parse_chat_request(&body)?;
+    let tokens_param = match request.max_completion_tokens {
+        Some(_) => "max_completion_tokens",
+        None => "max_tokens",
+    };
+    cx.config.limits.apply_to_chat(&mut request, tokens_param)?;
+    cx.check_model_name(request.model.as_deref())?;
     // Workers AI vision models take image bytes, not URLs: fetch those first.
     let images = fetch_images(remote_image_urls(&request, &cx.config.aliases)?).await?;
     let plan = plan_chat_request(&request, &cx.config.aliases, &images, UpstreamForm::Chat)?;
@@ -53,7 +59,8 @@ pub async fn legacy_completions(
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
-    let plan = plan_completion(&body, &cx.config.aliases)?;
+    let plan = plan_completion(&body, &cx.config.aliases, &cx.config.limits)?;
+    cx.check_model(&plan.model)?;
     let ctx = new_context("cmpl-", &plan.model.requested);
     let model = plan.model.upstream_id.as_str();
     if !plan.stream {

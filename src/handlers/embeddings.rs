@@ -11,6 +11,7 @@ use crate::transform::embeddings::{embeddings_response, plan_embeddings};
 pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
     let plan = plan_embeddings(&body, &cx.config.aliases)?;
+    cx.check_model(&plan.model)?;
     // Batches run concurrently; answers come back in input order.
     let outputs = run_all(cx, &plan.model.upstream_id, &plan.upstream_inputs).await?;
     let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();

@@ -19,6 +19,7 @@ pub async fn generate(
 ) -> Result<Response, GatewayError> {
     let body = read_body(req, cx.config.max_body_bytes).await?;
     let plan = plan_images(&body, &cx.config.aliases, random_seed())?;
+    cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
     // The images are made concurrently; any failure fails the request, as on OpenAI.
     let images = try_join_all(plan.runs.iter().map(|run| generate_one(cx, model, run)))

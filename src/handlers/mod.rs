@@ -9,9 +9,12 @@ pub mod models;
 pub mod moderations;
 pub mod responses;
 
+use std::cell::RefCell;
+
 use worker::{Env, Request, Response};
 
 use crate::error::GatewayError;
+use crate::models::{resolve, ResolvedModel};
 use crate::policy::auth::Caller;
 use crate::policy::config::GatewayConfig;
 use crate::policy::routes::Route;
@@ -23,9 +26,26 @@ pub struct RequestContext<'a> {
     pub config: &'a GatewayConfig,
     /// Who sent the request (`None` on open routes such as `/health`).
     pub caller: Option<Caller>,
+    /// The model asked for and the Workers AI model used, for the request's log line.
+    pub models_used: RefCell<Option<(String, String)>>,
 }
 
 impl RequestContext<'_> {
+    /// Refuses a model outside the deployment's `ALLOWED_MODELS`.
+    pub fn check_model(&self, model: &ResolvedModel) -> Result<(), GatewayError> {
+        *self.models_used.borrow_mut() = Some((model.requested.clone(), model.upstream_id.clone()));
+        self.config.limits.check_model(model)
+    }
+
+    /// The same, before planning (so nothing is fetched for a refused model). A name that does
+    /// not resolve passes here: the planner explains it.
+    pub fn check_model_name(&self, name: Option<&str>) -> Result<(), GatewayError> {
+        match resolve(name.unwrap_or(""), &self.config.aliases) {
+            Ok(model) => self.check_model(&model),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// The caller's user name, which scopes what they store.
     pub fn user(&self) -> &str {
         self.caller.as_ref().map_or("default", |c| c.user.as_str())

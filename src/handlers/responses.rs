@@ -34,7 +34,11 @@ pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
                 .conversation()
         }
     };
-    let draft = draft_responses(&request, history)?;
+    let mut draft = draft_responses(&request, history)?;
+    cx.config
+        .limits
+        .apply_to_chat(&mut draft.chat_request, "max_output_tokens")?;
+    cx.check_model_name(request.model.as_deref())?;
     let images = fetch_images(remote_image_urls(&draft.chat_request, &cx.config.aliases)?).await?;
     let plan = plan_responses(&request, draft, &cx.config.aliases, &images)?;
     // Without the binding `store` is accepted and ignored, as documented.

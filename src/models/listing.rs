@@ -120,8 +120,9 @@ pub struct SearchEntry {
     /// `tools`, `reasoning`, `vision`, `json_mode`, plus what the endpoint serves it.
     pub capabilities: Vec<&'static str>,
     pub context_window: Option<u32>,
-    /// The gateway endpoint that serves this model (`/v1/chat/completions`, …).
-    pub endpoint: &'static str,
+    /// The gateway endpoint that serves this model (`/v1/chat/completions`, …); `None` for tasks
+    /// no endpoint serves (image-to-text).
+    pub endpoint: Option<&'static str>,
 }
 
 fn owned_by(id: &str) -> String {
@@ -129,16 +130,17 @@ fn owned_by(id: &str) -> String {
     id.split('/').nth(1).unwrap_or("cloudflare").to_owned()
 }
 
-/// The task name of a model, using the catalogue's family where it knows the model.
-fn endpoint_for_task(task: &str) -> &'static str {
-    match task {
+/// The gateway endpoint for a task (Workers AI's task names).
+fn endpoint_for_task(task: &str) -> Option<&'static str> {
+    Some(match task {
+        "Text Generation" => "/v1/chat/completions",
         "Text Embeddings" => "/v1/embeddings",
         "Text-to-Image" => "/v1/images/generations",
         "Automatic Speech Recognition" => "/v1/audio/transcriptions",
         "Text-to-Speech" => "/v1/audio/speech",
         "Text Classification" => "/v1/moderations",
-        _ => "/v1/chat/completions",
-    }
+        _ => return None,
+    })
 }
 
 fn capability_names(capabilities: Capabilities) -> Vec<&'static str> {
@@ -398,12 +400,12 @@ mod tests {
         assert_eq!(fresh.context_window, Some(65_536));
         assert_eq!(
             find("@cf/meta/llama-guard-3-8b").endpoint,
-            "/v1/moderations"
+            Some("/v1/moderations")
         );
         assert_eq!(find("@cf/qwen/qwen3-30b-a3b-fp8").capabilities[0], "tools");
         assert_eq!(
             find("@cf/black-forest-labs/flux-1-schnell").endpoint,
-            "/v1/images/generations"
+            Some("/v1/images/generations")
         );
     }
 

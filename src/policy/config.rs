@@ -2,6 +2,7 @@
 
 use super::auth::KeyRing;
 use super::cors::CorsPolicy;
+use super::limits::RequestLimits;
 use crate::error::GatewayError;
 use crate::models::AliasOverrides;
 
@@ -14,6 +15,7 @@ pub struct GatewayConfig {
     pub cors: CorsPolicy,
     pub max_body_bytes: usize,
     pub aliases: AliasOverrides,
+    pub limits: RequestLimits,
 }
 
 impl GatewayConfig {
@@ -38,6 +40,7 @@ impl GatewayConfig {
             cors: CorsPolicy::parse(var("ALLOWED_ORIGINS").as_deref()),
             max_body_bytes,
             aliases: AliasOverrides::parse(var("MODEL_ALIASES").as_deref().unwrap_or(""))?,
+            limits: RequestLimits::load(&var)?,
         })
     }
 

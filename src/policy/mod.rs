@@ -3,4 +3,6 @@
 pub mod auth;
 pub mod config;
 pub mod cors;
+pub mod limits;
+pub mod log;
 pub mod routes;

@@ -43,6 +43,29 @@ const NOT_SERVED: &[&str] = &[
 ];
 
 impl Route {
+    /// A stable name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "health",
+            Route::ListModels => "models.list",
+            Route::ModelSearch => "models.search",
+            Route::RetrieveModel(_) => "models.retrieve",
+            Route::ChatCompletions => "chat.completions",
+            Route::Completions => "completions",
+            Route::CreateResponse => "responses.create",
+            Route::RetrieveResponse(_) => "responses.retrieve",
+            Route::DeleteResponse(_) => "responses.delete",
+            Route::ResponseInputItems(_) => "responses.input_items",
+            Route::Embeddings => "embeddings",
+            Route::ImageGenerations => "images.generations",
+            Route::Transcriptions => "audio.transcriptions",
+            Route::Translations => "audio.translations",
+            Route::Speech => "audio.speech",
+            Route::Moderations => "moderations",
+            Route::NotServed(_) => "not_served",
+        }
+    }
+
     /// Only `/health` and the model search page are open; everything else needs a key.
     pub fn needs_auth(&self) -> bool {
         !matches!(self, Route::Health | Route::ModelSearch)

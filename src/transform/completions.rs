@@ -14,6 +14,7 @@ use super::chat_request::{
 use super::openai::{CompletionRequest, FinishReason, TextChoice, TextCompletion, Usage};
 use crate::error::GatewayError;
 use crate::models::{self, AliasOverrides, ResolvedModel};
+use crate::policy::limits::RequestLimits;
 
 #[derive(Debug)]
 pub struct CompletionPlan {
@@ -39,9 +40,12 @@ struct PromptInput<'a> {
     sampling: Sampling,
 }
 
+/// `limits` is the deployment's `MAX_TOKENS`: a cap on what a request may ask for, and the
+/// default when it asks for nothing.
 pub fn plan_completion(
     body: &str,
     overrides: &AliasOverrides,
+    limits: &RequestLimits,
 ) -> Result<CompletionPlan, GatewayError> {
     let request: CompletionRequest =
         super::json_body::parse_body(body, r#"{"model":"gpt-3.5-turbo","prompt":"Say hi"}"#)?;
@@ -79,7 +83,8 @@ pub fn plan_completion(
             Some("stream"),
         ));
     }
-    let max_tokens = plan_max_tokens(None, request.max_tokens, &model)?;
+    limits.check_max_tokens(request.max_tokens)?;
+    let max_tokens = plan_max_tokens(None, request.max_tokens.or(limits.max_tokens()), &model)?;
     let sampling = Sampling::plan(
         SamplingRequest {
             temperature: request.temperature,
@@ -224,7 +229,11 @@ mod tests {
     use serde_json::json;
 
     fn plan(body: Value) -> Result<CompletionPlan, GatewayError> {
-        plan_completion(&body.to_string(), &AliasOverrides::default())
+        plan_completion(
+            &body.to_string(),
+            &AliasOverrides::default(),
+            &RequestLimits::default(),
+        )
     }
 
     fn ctx() -> CompletionContext {
