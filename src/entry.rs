@@ -6,10 +6,12 @@ use worker::{event, Context, Env, Request, Response, Result};
 use crate::error::GatewayError;
 use crate::handlers::{self, RequestContext};
 use crate::platform::http;
+use crate::platform::rate_limit;
 use crate::policy::auth::{presented_key, Caller};
 use crate::policy::config::GatewayConfig;
 use crate::policy::log::RequestLog;
-use crate::policy::routes;
+use crate::policy::rate_limit::{subject_for_ip, subject_for_key};
+use crate::policy::routes::{self, Route};
 
 fn header(req: &Request, name: &str) -> Option<String> {
     req.headers().get(name).ok().flatten()
@@ -78,11 +80,24 @@ async fn handle(
 ) -> std::result::Result<Response, GatewayError> {
     let route = routes::route(req.method().as_ref(), &req.path())?;
     log.route = Some(route.name());
-    let caller = match route.needs_auth() {
-        true => Some(authenticate(req, config)?),
-        false => None,
+    let (caller, subject) = match route.needs_auth() {
+        true => {
+            let (caller, key) = authenticate(req, config)?;
+            (Some(caller), subject_for_key(&key))
+        }
+        false => (
+            None,
+            subject_for_ip(header(req, "cf-connecting-ip").as_deref()),
+        ),
     };
     log.user = caller.as_ref().map(|c| c.user.clone());
+    let rate = match route {
+        Route::Health => None,
+        _ => rate_limit::check(env, config.rate_limit.as_ref(), &subject).await,
+    };
+    if let Some(refused) = rate.as_ref().filter(|d| !d.allowed) {
+        return Err(refused.error());
+    }
     let cx = RequestContext {
         env,
         config,
@@ -94,13 +109,18 @@ async fn handle(
         log.model = Some(asked);
         log.upstream_model = Some(used);
     }
-    result
+    let mut response = result?;
+    for (name, value) in rate.map(|d| d.headers()).unwrap_or_default() {
+        let _ = response.headers_mut().set(name, &value);
+    }
+    Ok(response)
 }
 
+/// The caller and the key they presented (for counting, never for logs).
 fn authenticate(
     req: &Request,
     config: &GatewayConfig,
-) -> std::result::Result<Caller, GatewayError> {
+) -> std::result::Result<(Caller, String), GatewayError> {
     if config.keys.is_empty() {
         return Err(GatewayConfig::missing_keys_error());
     }
@@ -111,10 +131,11 @@ fn authenticate(
             "Missing API key. Send it as `Authorization: Bearer <key>` (what OpenAI SDKs do with api_key) or `X-API-Key: <key>`.".into(),
         )
     })?;
-    config.keys.authenticate(key).ok_or_else(|| {
+    let caller = config.keys.authenticate(key).ok_or_else(|| {
         GatewayError::Unauthorized(
             "Incorrect API key provided. Use a key issued for this gateway (not an OpenAI key)."
                 .into(),
         )
-    })
+    })?;
+    Ok((caller, key.to_owned()))
 }

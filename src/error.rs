@@ -16,6 +16,10 @@ pub enum GatewayError {
     #[error("{0}")]
     Unauthorized(String),
 
+    /// The caller exceeded the deployment's rate limit.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after: u32 },
+
     /// The key is valid but may not do this (a model outside ALLOWED_MODELS, …).
     #[error("{message}")]
     Forbidden { message: String, code: &'static str },
@@ -73,6 +77,7 @@ impl GatewayError {
             GatewayError::InvalidRequest { .. } => 400,
             GatewayError::Unauthorized(_) => 401,
             GatewayError::Forbidden { .. } => 403,
+            GatewayError::RateLimited { .. } => 429,
             GatewayError::RouteNotFound { .. }
             | GatewayError::ModelNotFound { .. }
             | GatewayError::NotFound(_) => 404,
@@ -103,6 +108,7 @@ impl GatewayError {
             GatewayError::InvalidRequest { code, .. } => code.map(str::to_owned),
             GatewayError::Unauthorized(_) => Some("invalid_api_key".into()),
             GatewayError::Forbidden { code, .. } => Some((*code).into()),
+            GatewayError::RateLimited { .. } => Some("rate_limit_exceeded".into()),
             GatewayError::RouteNotFound { .. } => Some("unknown_url".into()),
             GatewayError::MethodNotAllowed { .. } => Some("method_not_allowed".into()),
             GatewayError::ModelNotFound { .. } => Some("model_not_found".into()),
@@ -147,7 +153,10 @@ impl GatewayError {
 
     /// `Retry-After` seconds for errors a client should retry later.
     pub fn retry_after(&self) -> Option<u32> {
-        (self.status() == 429).then_some(CAPACITY_RETRY_AFTER_SECONDS)
+        match self {
+            GatewayError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => (self.status() == 429).then_some(CAPACITY_RETRY_AFTER_SECONDS),
+        }
     }
 
     pub fn to_body(&self) -> ErrorBody {

@@ -44,7 +44,8 @@ export function readWranglerToml() {
 /**
  * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
  * `port: 0` picks a free port; `kvNamespaces` are bound as in-memory KV (pass [] to run without
- * the optional GATEWAY_KV). Returns { url, mf, logs, dispose }: `logs` holds the worker's
+ * the optional GATEWAY_KV); `ratelimits` binds Rate Limiting bindings, e.g.
+ * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }. Returns { url, mf, logs, dispose }: `logs` holds the worker's
  * stdout lines (its per-request JSON log), printed too when `printLogs` is set.
  */
 export async function startGateway({
@@ -55,6 +56,7 @@ export async function startGateway({
   verbose = false,
   kvNamespaces = ["GATEWAY_KV"],
   printLogs = verbose,
+  ratelimits = undefined,
 } = {}) {
   // GATEWAY_BUILD_DIR runs a copy of build/ (so a rebuild does not disturb a running suite).
   const buildDir = process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
@@ -89,6 +91,7 @@ export async function startGateway({
         compatibilityDate,
         bindings: { ...vars, ...bindings },
         kvNamespaces,
+        ...(ratelimits ? { ratelimits } : {}),
         wrappedBindings: { AI: { scriptName: "ai-emulator" } },
       },
       emulatorWorker("ai-emulator", emulator),

@@ -189,3 +189,9 @@ export async function readUploadForm(request) {
 export async function aiRunByteList(ai, model, bytes) {
   return outputOf(await ai.run(model, { audio: Array.from(bytes) }));
 }
+
+/** One request against the Workers Rate Limiting binding: true when allowed. */
+export async function rateLimit(limiter, key) {
+  const { success } = await limiter.limit({ key });
+  return success;
+}

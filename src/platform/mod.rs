@@ -4,4 +4,5 @@ pub mod ai;
 pub mod catalogue;
 pub mod fetch;
 pub mod http;
+pub mod rate_limit;
 pub mod store;

@@ -11,9 +11,9 @@ use crate::transform::responses::StoredResponse;
 #[wasm_bindgen(module = "/src/platform/glue.js")]
 extern "C" {
     #[wasm_bindgen(catch, js_name = kvGet)]
-    async fn kv_get(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
+    pub(crate) async fn kv_get(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = kvPut)]
-    async fn kv_put(
+    pub(crate) async fn kv_put(
         kv: &JsValue,
         key: &str,
         value: &str,
@@ -32,11 +32,16 @@ pub struct ResponseStore {
     kv: JsValue,
 }
 
+/// A binding by name, if the deployment has it.
+pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
 impl ResponseStore {
     /// The store, if the deployment binds `GATEWAY_KV`.
     pub fn of(env: &Env) -> Option<Self> {
-        let kv = js_sys::Reflect::get(env, &JsValue::from_str(BINDING)).ok()?;
-        (!kv.is_undefined() && !kv.is_null()).then_some(ResponseStore { kv })
+        binding(env, BINDING).map(|kv| ResponseStore { kv })
     }
 
     /// Keys are scoped by the caller, so one key's responses are invisible to another's.

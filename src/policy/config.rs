@@ -3,6 +3,7 @@
 use super::auth::KeyRing;
 use super::cors::CorsPolicy;
 use super::limits::RequestLimits;
+use super::rate_limit::RateLimit;
 use crate::error::GatewayError;
 use crate::models::AliasOverrides;
 
@@ -16,6 +17,9 @@ pub struct GatewayConfig {
     pub max_body_bytes: usize,
     pub aliases: AliasOverrides,
     pub limits: RequestLimits,
+    /// `RATE_LIMIT_REQUESTS` per `RATE_LIMIT_PERIOD`; `None`: only the `RATE_LIMITER` binding,
+    /// if bound, limits.
+    pub rate_limit: Option<RateLimit>,
 }
 
 impl GatewayConfig {
@@ -41,6 +45,7 @@ impl GatewayConfig {
             max_body_bytes,
             aliases: AliasOverrides::parse(var("MODEL_ALIASES").as_deref().unwrap_or(""))?,
             limits: RequestLimits::load(&var)?,
+            rate_limit: RateLimit::load(&var)?,
         })
     }
 

@@ -5,4 +5,5 @@ pub mod config;
 pub mod cors;
 pub mod limits;
 pub mod log;
+pub mod rate_limit;
 pub mod routes;

@@ -1,0 +1,70 @@
+//! Counting requests: the `RATE_LIMITER` binding when bound, else fixed windows in `GATEWAY_KV`
+//! (approximate: KV is eventually consistent, so bursts across locations can pass a little over
+//! the limit). A limiter that fails lets the request through and logs why: an outage of the
+//! counter should not become an outage of the gateway.
+
+use wasm_bindgen::prelude::*;
+use worker::Env;
+
+use crate::platform::ai::error_message;
+use crate::platform::store::{binding, kv_get, kv_put, BINDING as KV_BINDING};
+use crate::policy::rate_limit::{RateDecision, RateLimit};
+
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = rateLimit)]
+    async fn rate_limit(limiter: &JsValue, key: &str) -> Result<JsValue, JsValue>;
+}
+
+pub const LIMITER_BINDING: &str = "RATE_LIMITER";
+
+/// Counts this request for `subject`. `None` when nothing limits this deployment.
+pub async fn check(env: &Env, limit: Option<&RateLimit>, subject: &str) -> Option<RateDecision> {
+    let now = (js_sys::Date::now() / 1000.0) as u64;
+    if let Some(limiter) = binding(env, LIMITER_BINDING) {
+        // The binding's own period is 10 or 60 seconds; the var, if set, tells clients which.
+        let period = limit.map_or(60, |l| l.period_seconds);
+        let reset_seconds = period - now % period;
+        return match rate_limit(&limiter, subject).await {
+            Ok(success) => Some(RateDecision {
+                allowed: success.as_bool().unwrap_or(true),
+                limit: limit.map(|l| l.requests),
+                remaining: None,
+                reset_seconds,
+            }),
+            Err(err) => {
+                worker::console_warn!(
+                    "RATE_LIMITER failed, request let through: {}",
+                    error_message(&err)
+                );
+                None
+            }
+        };
+    }
+    let limit = limit?;
+    let kv = binding(env, KV_BINDING)?;
+    let (window, reset_seconds) = limit.window(now);
+    let key = format!("ratelimit/{subject}/{window}");
+    let count = match kv_get(&kv, &key).await {
+        Ok(value) => {
+            value
+                .as_string()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+                + 1
+        }
+        Err(err) => {
+            worker::console_warn!(
+                "rate-limit count unreadable, request let through: {}",
+                error_message(&err)
+            );
+            return None;
+        }
+    };
+    // KV's shortest expiry is 60 seconds.
+    let ttl = reset_seconds.max(60) as f64;
+    if let Err(err) = kv_put(&kv, &key, &count.to_string(), ttl).await {
+        worker::console_warn!("rate-limit count not stored: {}", error_message(&err));
+    }
+    Some(RateDecision::counted(limit, count, reset_seconds))
+}
