@@ -7,7 +7,8 @@ use crate::error::GatewayError;
 use crate::handlers::{self, RequestContext};
 use crate::platform::http;
 use crate::platform::rate_limit;
-use crate::policy::auth::{presented_key, Caller};
+use crate::platform::store;
+use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
 use crate::policy::log::RequestLog;
 use crate::policy::rate_limit::{subject_for_ip, subject_for_key};
@@ -82,7 +83,7 @@ async fn handle(
     log.route = Some(route.name());
     let (caller, subject) = match route.needs_auth() {
         true => {
-            let (caller, key) = authenticate(req, config)?;
+            let (caller, key) = authenticate(req, env, config).await?;
             (Some(caller), subject_for_key(&key))
         }
         false => (
@@ -116,12 +117,15 @@ async fn handle(
     Ok(response)
 }
 
-/// The caller and the key they presented (for counting, never for logs).
-fn authenticate(
+/// The caller and the key they presented (for counting, never for logs): a key from
+/// `API_KEYS`/`API_KEY`, else one stored in `GATEWAY_KV`.
+async fn authenticate(
     req: &Request,
+    env: &Env,
     config: &GatewayConfig,
 ) -> std::result::Result<(Caller, String), GatewayError> {
-    if config.keys.is_empty() {
+    let kv_keys = store::binding(env, store::BINDING).is_some();
+    if config.keys.is_empty() && !kv_keys {
         return Err(GatewayConfig::missing_keys_error());
     }
     let authorization = header(req, "authorization");
@@ -131,11 +135,14 @@ fn authenticate(
             "Missing API key. Send it as `Authorization: Bearer <key>` (what OpenAI SDKs do with api_key) or `X-API-Key: <key>`.".into(),
         )
     })?;
-    let caller = config.keys.authenticate(key).ok_or_else(|| {
-        GatewayError::Unauthorized(
-            "Incorrect API key provided. Use a key issued for this gateway (not an OpenAI key)."
-                .into(),
-        )
-    })?;
-    Ok((caller, key.to_owned()))
+    if let Some(caller) = config.keys.authenticate(key) {
+        return Ok((caller, key.to_owned()));
+    }
+    if let Some(record) = store::stored_key_record(env, key).await? {
+        let now = (js_sys::Date::now() / 1000.0) as u64;
+        return Ok((caller_from_record(&record, now)?, key.to_owned()));
+    }
+    Err(GatewayError::Unauthorized(
+        "Incorrect API key provided. Use a key issued for this gateway (not an OpenAI key).".into(),
+    ))
 }

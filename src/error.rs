@@ -38,7 +38,7 @@ pub enum GatewayError {
     ModelNotFound { model: String },
 
     /// An OpenAI endpoint this gateway does not serve (assistants, files, fine-tuning, …).
-    #[error("`{0}` is an OpenAI endpoint this gateway does not serve: Workers AI has no equivalent. Served: chat/completions, completions, responses, embeddings, images/generations, audio/transcriptions, audio/speech, moderations, models.")]
+    #[error("`{0}` is an OpenAI endpoint this gateway does not serve: Workers AI has no equivalent. Served: chat/completions, completions, responses, embeddings, images/generations, audio/transcriptions, audio/translations, audio/speech, moderations, models.")]
     NotServed(&'static str),
 
     /// A stored object (a response) that does not exist, expired, or belongs to another key.

@@ -34,7 +34,8 @@ impl RequestContext<'_> {
     /// Refuses a model outside the deployment's `ALLOWED_MODELS`.
     pub fn check_model(&self, model: &ResolvedModel) -> Result<(), GatewayError> {
         *self.models_used.borrow_mut() = Some((model.requested.clone(), model.upstream_id.clone()));
-        self.config.limits.check_model(model)
+        let key_models = self.caller.as_ref().and_then(|c| c.models.as_deref());
+        self.config.limits.check_model(model, key_models)
     }
 
     /// The same, before planning (so nothing is fetched for a refused model). A name that does

@@ -195,3 +195,9 @@ export async function rateLimit(limiter, key) {
   const { success } = await limiter.limit({ key });
   return success;
 }
+
+/** SHA-256 of a string, as lowercase hex (stored keys are looked up by it, never by the key). */
+export async function sha256Hex(text) {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

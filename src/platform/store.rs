@@ -6,6 +6,7 @@ use worker::Env;
 
 use crate::error::GatewayError;
 use crate::platform::ai::error_message;
+use crate::policy::auth::stored_key_name;
 use crate::transform::responses::StoredResponse;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
@@ -19,6 +20,8 @@ extern "C" {
         value: &str,
         ttl_seconds: f64,
     ) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_name = sha256Hex)]
+    async fn sha256_hex(text: &str) -> JsValue;
     #[wasm_bindgen(catch, js_name = kvDelete)]
     async fn kv_delete(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
 }
@@ -30,6 +33,21 @@ pub const TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 pub struct ResponseStore {
     /// The binding as JS sees it.
     kv: JsValue,
+}
+
+/// The record of a key stored in `GATEWAY_KV` (`scripts/new-key --store`), if any.
+pub async fn stored_key_record(env: &Env, key: &str) -> Result<Option<String>, GatewayError> {
+    let Some(kv) = binding(env, BINDING) else {
+        return Ok(None);
+    };
+    let hash = sha256_hex(key).await.as_string().unwrap_or_default();
+    let record = kv_get(&kv, &stored_key_name(&hash)).await.map_err(|err| {
+        GatewayError::Internal(format!(
+            "Could not read API keys from GATEWAY_KV: {}",
+            error_message(&err)
+        ))
+    })?;
+    Ok(record.as_string())
 }
 
 /// A binding by name, if the deployment has it.

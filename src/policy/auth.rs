@@ -8,10 +8,59 @@ pub struct KeyRing {
 }
 
 /// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Caller {
-    /// From keys shaped `sk-<user>-<random>`; `default` otherwise.
+    /// From keys shaped `sk-<user>-<random>`, or a stored key's record; `default` otherwise.
     pub user: String,
+    /// A stored key's own model list (names, ids or `prefix*`); `None`: the deployment's.
+    pub models: Option<Vec<String>>,
+}
+
+/// A key stored in `GATEWAY_KV` under `keys/<sha-256 of the key, hex>`: who it is for, and
+/// optionally when it stops working and which models it may use. Written by `scripts/new-key`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct StoredKey {
+    pub user: String,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created: Option<u64>,
+    /// Unix seconds after which the key is refused.
+    #[serde(default)]
+    pub expires: Option<u64>,
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+}
+
+/// The KV key under which a stored key's record lives.
+pub fn stored_key_name(key_sha256_hex: &str) -> String {
+    format!("keys/{key_sha256_hex}")
+}
+
+/// Reads a stored key's record: `Ok(caller)`, or the 401 to give (expired, unreadable).
+pub fn caller_from_record(
+    record: &str,
+    now_seconds: u64,
+) -> Result<Caller, crate::error::GatewayError> {
+    use crate::error::GatewayError;
+    let stored: StoredKey = serde_json::from_str(record).map_err(|_| {
+        GatewayError::Unauthorized(
+            "This API key's record is unreadable; ask the gateway's operator for a new key.".into(),
+        )
+    })?;
+    if stored.expires.is_some_and(|expires| now_seconds >= expires) {
+        return Err(GatewayError::Unauthorized(
+            "This API key has expired; ask the gateway's operator for a new one.".into(),
+        ));
+    }
+    let user = stored.user.trim();
+    Ok(Caller {
+        user: if user.is_empty() {
+            "default".into()
+        } else {
+            user.to_owned()
+        },
+        models: stored.models.filter(|m| !m.is_empty()),
+    })
 }
 
 impl KeyRing {
@@ -42,6 +91,7 @@ impl KeyRing {
         }
         matched.map(|key| Caller {
             user: user_of_key(key).to_owned(),
+            models: None,
         })
     }
 }
@@ -96,6 +146,30 @@ mod tests {
         assert!(ring.authenticate("").is_none());
         assert!(KeyRing::from_secrets(Some(" , "), None).is_empty());
         assert!(KeyRing::from_secrets(None, None).is_empty());
+    }
+
+    #[test]
+    fn stored_key_records() {
+        let caller = caller_from_record(
+            r#"{"user":"bob","created":1,"expires":2000,"models":["gpt-4"]}"#,
+            1999,
+        )
+        .unwrap();
+        assert_eq!(caller.user, "bob");
+        assert_eq!(caller.models, Some(vec!["gpt-4".to_owned()]));
+        let expired = caller_from_record(r#"{"user":"bob","expires":2000}"#, 2000).unwrap_err();
+        assert_eq!(expired.status(), 401);
+        assert!(expired.to_string().contains("expired"));
+        assert_eq!(caller_from_record("nope", 0).unwrap_err().status(), 401);
+        let open = caller_from_record(r#"{"user":" ","models":[]}"#, 0).unwrap();
+        assert_eq!(
+            open,
+            Caller {
+                user: "default".into(),
+                models: None
+            }
+        );
+        assert_eq!(stored_key_name("ab12"), "keys/ab12");
     }
 
     #[test]

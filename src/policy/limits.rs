@@ -54,31 +54,31 @@ impl RequestLimits {
         })
     }
 
-    fn allows(&self, name: &str) -> bool {
-        self.allowed_models
-            .iter()
-            .any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => pattern == name,
-            })
-    }
-
-    /// Refuses a model outside `ALLOWED_MODELS` (by the name sent or the Workers AI id).
-    pub fn check_model(&self, model: &ResolvedModel) -> Result<(), GatewayError> {
-        if self.allowed_models.is_empty()
-            || self.allows(&model.requested)
-            || self.allows(&model.upstream_id)
-        {
-            return Ok(());
-        }
-        Err(GatewayError::Forbidden {
+    /// Refuses a model outside `ALLOWED_MODELS`, or outside the key's own list (a stored key's
+    /// `models`), by the name sent or the Workers AI id.
+    pub fn check_model(
+        &self,
+        model: &ResolvedModel,
+        key_models: Option<&[String]>,
+    ) -> Result<(), GatewayError> {
+        let refused = |allowed: &[String], whose: &str| GatewayError::Forbidden {
             message: format!(
-                "Model `{}` is not enabled on this gateway. Allowed: {}. (The operator sets ALLOWED_MODELS.)",
+                "Model `{}` is not enabled {whose}. Allowed: {}.",
                 model.requested,
-                self.allowed_models.join(", ")
+                allowed.join(", ")
             ),
             code: "model_not_allowed",
-        })
+        };
+        if !self.allowed_models.is_empty() && !allows(&self.allowed_models, model) {
+            return Err(refused(
+                &self.allowed_models,
+                "on this gateway (the operator sets ALLOWED_MODELS)",
+            ));
+        }
+        match key_models {
+            Some(list) if !allows(list, model) => Err(refused(list, "for this API key")),
+            _ => Ok(()),
+        }
     }
 
     /// Checks a chat conversation against `MAX_MESSAGES`, `MAX_INPUT_CHARS` and `MAX_TOKENS`
@@ -133,6 +133,19 @@ impl RequestLimits {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether the name sent or the Workers AI id matches a pattern (`*` at the end: a prefix).
+fn allows(patterns: &[String], model: &ResolvedModel) -> bool {
+    let matches = |name: &str| {
+        patterns
+            .iter()
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => pattern == name,
+            })
+    };
+    matches(&model.requested) || matches(&model.upstream_id)
 }
 
 /// Messages (or input items) and characters of text in a chat request.
@@ -197,24 +210,26 @@ mod tests {
     #[test]
     fn allowed_models_by_name_id_or_prefix() {
         let none = AliasOverrides::default();
+        let model = |name: &str| resolve(name, &none).unwrap();
         let l = limits(&[("ALLOWED_MODELS", "gpt-4, @cf/meta/*")]).unwrap();
-        assert!(l.check_model(&resolve("gpt-4", &none).unwrap()).is_ok());
+        assert!(l.check_model(&model("gpt-4"), None).is_ok());
         assert!(
-            l.check_model(&resolve("gpt-3.5-turbo", &none).unwrap())
-                .is_ok(),
+            l.check_model(&model("gpt-3.5-turbo"), None).is_ok(),
             "its id is @cf/meta/…"
         );
-        let err = l.check_model(&resolve("o3", &none).unwrap()).unwrap_err();
+        let err = l.check_model(&model("o3"), None).unwrap_err();
         assert_eq!(err.status(), 403);
         assert_eq!(
             err.to_body().error.code.as_deref(),
             Some("model_not_allowed")
         );
         assert!(err.to_string().contains("ALLOWED_MODELS"));
-        assert!(limits(&[])
-            .unwrap()
-            .check_model(&resolve("o3", &none).unwrap())
-            .is_ok());
+        let open = limits(&[]).unwrap();
+        assert!(open.check_model(&model("o3"), None).is_ok());
+        let key_list = vec!["gpt-4".to_owned()];
+        let err = open.check_model(&model("o3"), Some(&key_list)).unwrap_err();
+        assert!(err.to_string().contains("for this API key"));
+        assert!(open.check_model(&model("gpt-4"), Some(&key_list)).is_ok());
     }
 
     #[test]

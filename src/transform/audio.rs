@@ -244,15 +244,17 @@ impl WhisperOutput {
     /// Cues as (start, end, text): the segments, else the whole text as one cue.
     fn cues(&self) -> Vec<(f64, f64, &str)> {
         if self.segments.is_empty() {
-            vec![(
-                0.0,
-                self.duration(),
-                self.text.as_deref().unwrap_or("").trim(),
-            )]
+            let text = self.text.as_deref().unwrap_or("").trim();
+            // Silence has no cues: an empty document, not a cue without text.
+            match text.is_empty() {
+                true => Vec::new(),
+                false => vec![(0.0, self.duration(), text)],
+            }
         } else {
             self.segments
                 .iter()
                 .map(|s| (s.start, s.end, s.text.trim()))
+                .filter(|(_, _, text)| !text.is_empty())
                 .collect()
         }
     }
@@ -311,7 +313,7 @@ pub fn transcript(json: &str, plan: &TranscriptionPlan) -> Result<Transcript, Ga
                 .collect();
             let mut body = serde_json::json!({
                 "task": match plan.task { AudioTask::Transcribe => "transcribe", AudioTask::Translate => "translate" },
-                "language": language.unwrap_or_else(|| "unknown".to_owned()),
+                "language": language.as_deref().map_or("unknown", language_name),
                 "duration": output.duration(),
                 "text": text,
                 "segments": segments,
@@ -338,6 +340,44 @@ pub fn transcript(json: &str, plan: &TranscriptionPlan) -> Result<Transcript, Ga
             content_type: "application/x-subrip; charset=utf-8",
         },
     })
+}
+
+/// OpenAI names languages in words (`english`); whisper reports ISO 639-1 codes. Codes outside
+/// this list (whisper's most used languages) are passed on as they are.
+fn language_name(code: &str) -> &str {
+    match code.to_ascii_lowercase().as_str() {
+        "en" => "english",
+        "fr" => "french",
+        "de" => "german",
+        "es" => "spanish",
+        "it" => "italian",
+        "pt" => "portuguese",
+        "nl" => "dutch",
+        "ru" => "russian",
+        "uk" => "ukrainian",
+        "pl" => "polish",
+        "cs" => "czech",
+        "sv" => "swedish",
+        "da" => "danish",
+        "no" | "nb" => "norwegian",
+        "fi" => "finnish",
+        "el" => "greek",
+        "tr" => "turkish",
+        "ar" => "arabic",
+        "he" => "hebrew",
+        "hi" => "hindi",
+        "zh" => "chinese",
+        "ja" => "japanese",
+        "ko" => "korean",
+        "vi" => "vietnamese",
+        "th" => "thai",
+        "id" => "indonesian",
+        "ms" => "malay",
+        "ro" => "romanian",
+        "hu" => "hungarian",
+        "ca" => "catalan",
+        _ => code,
+    }
 }
 
 /// WebVTT or SRT from cues. SRT numbers its cues and writes `00:00:01,000`.
@@ -599,7 +639,7 @@ mod tests {
         .unwrap();
         let verbose: Value =
             serde_json::from_str(&transcript(TURBO, &verbose_plan).unwrap().body).unwrap();
-        assert_eq!(verbose["language"], "en");
+        assert_eq!(verbose["language"], "english");
         assert_eq!(verbose["duration"], 2.5);
         assert_eq!(verbose["segments"][1]["id"], 1);
         assert_eq!(verbose["segments"][1]["tokens"], serde_json::json!([]));
@@ -631,6 +671,16 @@ mod tests {
         );
         assert_eq!(timestamp(3725.5, true), "01:02:05,500");
         assert!(transcript("[]", &plan_v1).is_err());
+        let silent = transcript(r#"{"text":"","words":[]}"#, &plan_v1).unwrap();
+        assert_eq!(silent.body, "");
+        let silent_vtt = transcript(
+            r#"{"text":" "}"#,
+            &plan_for("@cf/openai/whisper", Some("vtt")),
+        )
+        .unwrap();
+        assert_eq!(silent_vtt.body, "WEBVTT\n\n");
+        assert_eq!(language_name("FR"), "french");
+        assert_eq!(language_name("xx"), "xx");
     }
 
     #[test]

@@ -20,8 +20,9 @@ pub struct ModerationRequest {
 
 /// OpenAI's default moderation model.
 const DEFAULT_MODEL: &str = "omni-moderation-latest";
-/// Most texts one request may hold.
-const MAX_INPUTS: usize = 100;
+/// Most texts one request may hold: each is one Llama Guard run, and a Worker invocation's
+/// subrequests are limited (50 on the free plan).
+const MAX_INPUTS: usize = 32;
 
 /// OpenAI's categories, in the order of its schema.
 const CATEGORIES: [&str; 13] = [

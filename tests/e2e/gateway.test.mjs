@@ -8,7 +8,7 @@ import {
 } from "./_support.mjs";
 
 let gw; // default configuration: API_KEYS set, wrangler.toml vars (ALLOWED_ORIGINS "*")
-let noKeys; // no API_KEYS / API_KEY at all
+let noKeys; // no API_KEYS / API_KEY at all, and no GATEWAY_KV (which could hold keys)
 let strict; // one API_KEY, ALLOWED_ORIGINS restricted, MAX_BODY_BYTES small
 let ai;
 const ORIGIN = "https://a.example";
@@ -17,7 +17,7 @@ const SMALL_LIMIT = 2000;
 before(async () => {
   [gw, noKeys, strict] = await Promise.all([
     startGateway({ bindings: { API_KEYS } }),
-    startGateway({ bindings: {} }),
+    startGateway({ bindings: {}, kvNamespaces: [] }),
     startGateway({ bindings: { API_KEY: "sk-single-key", ALLOWED_ORIGINS: ORIGIN, MAX_BODY_BYTES: String(SMALL_LIMIT) } }),
   ]);
   ai = client(gw);

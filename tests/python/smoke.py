@@ -5,9 +5,11 @@ Normally started by tests/python/run.sh, which also starts the gateway.
 Prints `python smoke: N passed, M failed` and exits non-zero if anything failed.
 """
 
+import base64
 import json
 import sys
 import traceback
+import warnings
 
 import openai
 from openai import OpenAI
@@ -255,6 +257,61 @@ def test_responses_errors(c):
         check(e.code == "model_not_found", f"code {e.code}")
 
 
+def test_images_generate(c):
+    r = c.images.generate(model="dall-e-3", prompt="A lighthouse at dawn", response_format="b64_json")
+    check(isinstance(r.created, int) and len(r.data) == 1, f"one image, got {r}")
+    check(r.data[0].url is None, "no url with b64_json")
+    raw = base64.b64decode(r.data[0].b64_json)
+    check(raw[:3] == b"\xff\xd8\xff", f"JPEG bytes, got {raw[:4]!r}")
+    check(r.output_format == "jpeg", f"output_format {r.output_format!r}")
+    many = c.images.generate(model="@cf/stabilityai/stable-diffusion-xl-base-1.0", prompt="A lake", n=2, size="512x512")
+    urls = [d.url for d in many.data]
+    check(len(urls) == 2 and all(u.startswith("data:image/png;base64,") for u in urls), f"two PNG data: URLs, got {[u[:30] for u in urls]}")
+    check(urls[0] != urls[1], "distinct seeds give distinct images")
+    try:
+        c.images.generate(model="dall-e-3", prompt="x [[emu:nsfw]]")
+        raise AssertionError("expected openai.BadRequestError")
+    except openai.BadRequestError as e:
+        check(e.code == "content_policy_violation" and e.param == "prompt", f"code {e.code}, param {e.param}")
+
+
+def test_audio_transcriptions(c):
+    text = c.audio.transcriptions.create(model="whisper-1", file=("a.mp3", b"hello there"), response_format="text")
+    check(isinstance(text, str) and text.strip() == "hello there", repr(text))
+    r = c.audio.transcriptions.create(model="whisper-1", file=("a.mp3", b"hello there"))
+    check(r.text == "hello there", repr(r.text))
+    v = c.audio.transcriptions.create(
+        model="whisper-1", file=("a.mp3", b"one two"), response_format="verbose_json", timestamp_granularities=["word"]
+    )
+    check([w.word for w in v.words] == ["one", "two"] and v.duration > 0, f"words {v.words}, duration {v.duration}")
+    with warnings.catch_warnings():  # this SDK marks translations deprecated; the endpoint is served
+        warnings.simplefilter("ignore", DeprecationWarning)
+        t = c.audio.translations.create(model="whisper-1", file=("a.mp3", b"bonjour"))
+    check(t.text == "bonjour", repr(t.text))
+
+
+def test_audio_speech(c):
+    res = c.audio.speech.create(model="tts-1", input="Hello world", voice="alloy")
+    data = res.content
+    check(res.response.headers.get("content-type", "").startswith("audio/mpeg"), res.response.headers.get("content-type"))
+    check(len(data) > 100 and (data[:2] == b"\xff\xfb" or data[:3] == b"ID3"), f"MP3 bytes, got {data[:4]!r}")
+    try:
+        c.audio.speech.create(model="tts-1", input="Hello", voice="alloy", response_format="wav")
+        raise AssertionError("expected openai.BadRequestError")
+    except openai.BadRequestError as e:
+        check(e.param == "response_format", f"param {e.param}")
+
+
+def test_moderations(c):
+    r = c.moderations.create(input=["A sunny day", "Something awful [[emu:unsafe=S1,S10]]"])
+    check(r.id.startswith("modr-") and r.model == "omni-moderation-latest", f"id {r.id}, model {r.model}")
+    check(len(r.results) == 2, f"two results, got {len(r.results)}")
+    safe, bad = r.results
+    check(not safe.flagged and not any(safe.categories.model_dump().values()), f"safe {safe}")
+    check(bad.flagged and bad.categories.violence and bad.categories.hate, f"flagged {bad.categories}")
+    check(bad.category_scores.violence == 1 and bad.category_scores.sexual == 0, f"scores {bad.category_scores}")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -275,6 +332,10 @@ def main():
         ("responses: parse with a pydantic text_format", lambda: test_responses_structured(c)),
         ("responses: retrieve, previous_response_id, delete", lambda: test_responses_state(c)),
         ("responses: errors", lambda: test_responses_errors(c)),
+        ("images: generate (b64_json JPEG, PNG data: URLs, content policy)", lambda: test_images_generate(c)),
+        ("audio: transcriptions (text, json, verbose_json words) and translations", lambda: test_audio_transcriptions(c)),
+        ("audio: speech (MP3 bytes, wav refused)", lambda: test_audio_speech(c)),
+        ("moderations: flagged and safe", lambda: test_moderations(c)),
     ]
     passed = failed = 0
     print(f"smoke.py: openai {openai.__version__} against {base_url}")
