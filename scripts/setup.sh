@@ -47,7 +47,7 @@ install_chromium() {
   local sudo=""
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || { echo "not root and sudo not found" >&2; return 1; }
-    sudo="sudo"
+    sudo="sudo -n"
   fi
   $sudo apt-get update -q && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 }

@@ -21,7 +21,8 @@ pub struct RequestLimits {
     max_tokens: Option<u64>,
 }
 
-fn positive(var: &str, raw: Option<String>) -> Result<Option<u64>, GatewayError> {
+/// A var holding a positive whole number, if set; a clear 500 for anything else.
+pub(crate) fn positive(var: &str, raw: Option<String>) -> Result<Option<u64>, GatewayError> {
     match raw.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => text

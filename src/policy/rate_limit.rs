@@ -2,6 +2,7 @@
 //! `RATE_LIMIT_PERIOD` seconds. Counted by the Workers Rate Limiting binding `RATE_LIMITER` when
 //! bound (its own limit, set in wrangler.toml, decides), else by fixed windows in `GATEWAY_KV`.
 
+use super::limits::positive;
 use crate::error::GatewayError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,21 +14,7 @@ pub struct RateLimit {
 impl RateLimit {
     /// `None` when `RATE_LIMIT_REQUESTS` is unset. The period defaults to 60 seconds.
     pub fn load(var: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, GatewayError> {
-        let number = |name: &str| -> Result<Option<u64>, GatewayError> {
-            match var(name).as_deref().map(str::trim) {
-                None | Some("") => Ok(None),
-                Some(text) => text
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .map(Some)
-                    .ok_or_else(|| {
-                        GatewayError::Misconfigured(format!(
-                            "{name} must be a positive whole number; it is `{text}`."
-                        ))
-                    }),
-            }
-        };
+        let number = |name: &str| positive(name, var(name));
         let Some(requests) = number("RATE_LIMIT_REQUESTS")? else {
             return Ok(None);
         };
