@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::handlers::{self, RequestContext};
 use crate::platform::http;
 use crate::platform::rate_limit;
-use crate::platform::store;
+use crate::platform::{self, store};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
 use crate::policy::log::RequestLog;
@@ -69,7 +69,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
 
 /// The error response, noting its code in the log line.
 fn failed(err: &GatewayError, log: &mut RequestLog) -> Response {
-    log.error_code = err.to_body().error.code;
+    log.error_code = err.code();
     http::error(err)
 }
 
@@ -79,7 +79,7 @@ async fn handle(
     config: &GatewayConfig,
     log: &mut RequestLog,
 ) -> std::result::Result<Response, GatewayError> {
-    let route = routes::route(req.method().as_ref(), &req.path())?;
+    let route = routes::route(req.method().as_ref(), &log.path)?;
     log.route = Some(route.name());
     let (caller, subject) = match route.needs_auth() {
         true => {
@@ -124,7 +124,7 @@ async fn authenticate(
     env: &Env,
     config: &GatewayConfig,
 ) -> std::result::Result<(Caller, String), GatewayError> {
-    let kv_keys = store::binding(env, store::BINDING).is_some();
+    let kv_keys = platform::binding(env, store::BINDING).is_some();
     if config.keys.is_empty() && !kv_keys {
         return Err(GatewayConfig::missing_keys_error());
     }
@@ -139,8 +139,8 @@ async fn authenticate(
         return Ok((caller, key.to_owned()));
     }
     if let Some(record) = store::stored_key_record(env, key).await? {
-        let now = (js_sys::Date::now() / 1000.0) as u64;
-        return Ok((caller_from_record(&record, now)?, key.to_owned()));
+        let caller = caller_from_record(&record, platform::now_seconds())?;
+        return Ok((caller, key.to_owned()));
     }
     Err(GatewayError::Unauthorized(
         "Incorrect API key provided. Use a key issued for this gateway (not an OpenAI key).".into(),

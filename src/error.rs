@@ -103,7 +103,8 @@ impl GatewayError {
         }
     }
 
-    fn code(&self) -> Option<String> {
+    /// The OpenAI error `code` (also what the request log records).
+    pub fn code(&self) -> Option<String> {
         match self {
             GatewayError::InvalidRequest { code, .. } => code.map(str::to_owned),
             GatewayError::Unauthorized(_) => Some("invalid_api_key".into()),

@@ -6,7 +6,7 @@ use worker::{Request, Response};
 use super::chat::run_to_json;
 use super::{declared_length_check, RequestContext};
 use crate::error::GatewayError;
-use crate::platform::ai::{self, error_message, AiOutput};
+use crate::platform::ai::{self, error_message, Whole};
 use crate::platform::http;
 use crate::transform::audio::{
     audio_content_type, plan_speech, plan_transcription, speech_audio, transcript, AudioInput,
@@ -61,15 +61,10 @@ pub async fn transcribe(
     let output = match &plan.input {
         AudioInput::Json(input) => run_to_json(cx, model, input).await?,
         AudioInput::ByteList => {
-            match ai::run_byte_list(cx.env, model, file.as_deref().unwrap_or_default()).await? {
-                AiOutput::Json(json) => json,
-                _ => {
-                    return Err(GatewayError::Upstream {
-                        code: None,
-                        message: format!("`{model}` answered with bytes instead of a transcript."),
-                    })
-                }
-            }
+            let audio = file.as_deref().unwrap_or_default();
+            ai::run_byte_list(cx.env, model, audio)
+                .await?
+                .into_json(model)?
         }
     };
     let transcript = transcript(&output, &plan)?;
@@ -86,10 +81,13 @@ pub async fn speech(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
     cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
     // melotts documents both a `{audio: base64}` answer and raw MP3 bytes.
-    let audio = match ai::run(cx.env, model, &plan.input_json).await? {
-        AiOutput::Json(json) => speech_audio(&json, model)?,
-        AiOutput::Bytes(bytes) => bytes,
-        AiOutput::Stream(stream) => ai::bytes_of(&stream).await?,
+    let audio = match ai::run(cx.env, model, &plan.input_json)
+        .await?
+        .whole()
+        .await?
+    {
+        Whole::Json(json) => speech_audio(&json, model)?,
+        Whole::Bytes(bytes) => bytes,
     };
     let content_type = audio_content_type(&audio);
     Ok(http::with_content_type(200, audio, content_type))

@@ -5,7 +5,7 @@ use worker::{Request, Response};
 use super::{read_body, RequestContext};
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
-use crate::platform::http;
+use crate::platform::{http, now_seconds};
 use futures_util::future::try_join_all;
 
 use crate::platform::fetch::fetch_images;
@@ -127,13 +127,7 @@ pub(super) async fn run_to_json(
     model: &str,
     input: &str,
 ) -> Result<String, GatewayError> {
-    match ai::run(cx.env, model, input).await? {
-        AiOutput::Json(json) => Ok(json),
-        AiOutput::Stream(_) | AiOutput::Bytes(_) => Err(GatewayError::Upstream {
-            code: None,
-            message: format!("`{model}` answered with a byte stream to a non-streaming request."),
-        }),
-    }
+    ai::run(cx.env, model, input).await?.into_json(model)
 }
 
 /// A fresh id (`<prefix><uuid>`), the current time, and the model name the client sent.
@@ -143,9 +137,4 @@ pub(super) fn new_context(prefix: &str, requested_model: &str) -> CompletionCont
         created: now_seconds(),
         model: requested_model.to_owned(),
     }
-}
-
-/// Unix time in seconds.
-pub(super) fn now_seconds() -> u64 {
-    (js_sys::Date::now() / 1000.0) as u64
 }

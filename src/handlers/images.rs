@@ -3,11 +3,10 @@
 use futures_util::future::try_join_all;
 use worker::{Request, Response};
 
-use super::chat::now_seconds;
 use super::{read_body, RequestContext};
 use crate::error::GatewayError;
-use crate::platform::ai::{self, AiOutput};
-use crate::platform::http;
+use crate::platform::ai::{self, Whole};
+use crate::platform::{http, now_seconds};
 use crate::transform::images::{
     generated_image, images_response, plan_images, refine_upstream_error, GeneratedImage,
     ImageOutput, ImageRun,
@@ -40,13 +39,9 @@ async fn generate_one(
         ImageRun::Json(input) => ai::run(cx.env, model, input).await?,
         ImageRun::Multipart(fields) => ai::run_form(cx.env, model, fields).await?,
     };
-    match output {
-        AiOutput::Json(json) => generated_image(ImageOutput::Json(&json), model),
-        AiOutput::Bytes(bytes) => generated_image(ImageOutput::Bytes(&bytes), model),
-        AiOutput::Stream(stream) => {
-            let bytes = ai::bytes_of(&stream).await?;
-            generated_image(ImageOutput::Bytes(&bytes), model)
-        }
+    match output.whole().await? {
+        Whole::Json(json) => generated_image(ImageOutput::Json(&json), model),
+        Whole::Bytes(bytes) => generated_image(ImageOutput::Bytes(&bytes), model),
     }
 }
 

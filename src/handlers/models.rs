@@ -20,7 +20,7 @@ fn encode<T: serde::Serialize>(value: &T) -> Result<String, GatewayError> {
 
 pub async fn list(cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
     let upstream = upstream_models(cx.env).await;
-    let data = list_models(&cx.config.aliases, upstream.as_deref().map(Vec::as_slice));
+    let data = list_models(&cx.config.aliases, upstream.as_deref());
     Ok(http::json(
         200,
         encode(&ModelList {
@@ -32,7 +32,7 @@ pub async fn list(cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
 
 pub async fn retrieve(id: &str, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
     let upstream = upstream_models(cx.env).await;
-    let model = list_models(&cx.config.aliases, upstream.as_deref().map(Vec::as_slice))
+    let model = list_models(&cx.config.aliases, upstream.as_deref())
         .into_iter()
         .find(|m| m.id == id)
         .ok_or_else(|| GatewayError::ModelNotFound {
@@ -55,7 +55,7 @@ pub async fn search(req: &Request, cx: &RequestContext<'_>) -> Result<Response, 
             .flatten()
             .is_some_and(|accept| accept.contains("application/json"));
     let upstream = upstream_models(cx.env).await;
-    let entries = search_entries(&cx.config.aliases, upstream.as_deref().map(Vec::as_slice));
+    let entries = search_entries(&cx.config.aliases, upstream.as_deref());
     if wants_json {
         let data = filter_entries(entries, &query, &task);
         return Ok(http::json(

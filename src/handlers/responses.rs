@@ -3,12 +3,13 @@
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::chat::{new_context, now_seconds, run_to_json};
+use super::chat::{new_context, run_to_json};
 use super::{read_body, RequestContext};
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput, StreamStore};
 use crate::platform::fetch::fetch_images;
 use crate::platform::http;
+use crate::platform::now_seconds;
 use crate::platform::store::{self, ResponseStore};
 use crate::transform::chat_request::remote_image_urls;
 use crate::transform::chat_stream::{ChatStream, ChatStreamOptions};

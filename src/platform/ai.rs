@@ -57,10 +57,7 @@ pub enum AiOutput {
 }
 
 fn binding(env: &Env) -> Result<JsValue, GatewayError> {
-    js_sys::Reflect::get(env, &JsValue::from_str("AI"))
-        .ok()
-        .filter(|ai| !ai.is_undefined() && !ai.is_null())
-        .ok_or_else(|| {
+    crate::platform::binding(env, "AI").ok_or_else(|| {
             GatewayError::Misconfigured(
                 "The Workers AI binding `AI` is missing. Add `[ai] binding = \"AI\"` to wrangler.toml and deploy again.".into(),
             )
@@ -99,12 +96,37 @@ pub async fn run_byte_list(env: &Env, model: &str, bytes: &[u8]) -> Result<AiOut
     output_of(ai_run_byte_list(&binding(env)?, model, bytes).await)
 }
 
-/// Every byte of a streamed answer (image models answer with a stream of PNG bytes).
-pub async fn bytes_of(stream: &ReadableStream) -> Result<Vec<u8>, GatewayError> {
-    let bytes = read_bytes(stream)
-        .await
-        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
-    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
+/// A whole answer of a non-text model: JSON, or bytes (image and audio models answer either).
+pub enum Whole {
+    Json(String),
+    Bytes(Vec<u8>),
+}
+
+impl AiOutput {
+    /// The JSON answer a non-streaming text call expects; a byte answer is an upstream error.
+    pub fn into_json(self, model: &str) -> Result<String, GatewayError> {
+        match self {
+            AiOutput::Json(json) => Ok(json),
+            AiOutput::Stream(_) | AiOutput::Bytes(_) => Err(GatewayError::Upstream {
+                code: None,
+                message: format!("`{model}` answered with bytes where JSON was expected."),
+            }),
+        }
+    }
+
+    /// The answer in full: a byte stream is read to its end.
+    pub async fn whole(self) -> Result<Whole, GatewayError> {
+        Ok(match self {
+            AiOutput::Json(json) => Whole::Json(json),
+            AiOutput::Bytes(bytes) => Whole::Bytes(bytes),
+            AiOutput::Stream(stream) => {
+                let bytes = read_bytes(&stream)
+                    .await
+                    .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
+                Whole::Bytes(js_sys::Uint8Array::new(&bytes).to_vec())
+            }
+        })
+    }
 }
 
 /// The Rust half of a translated stream: JS calls these once per chunk.

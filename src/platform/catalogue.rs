@@ -19,12 +19,12 @@ extern "C" {
 const CACHE_MILLIS: f64 = 10.0 * 60.0 * 1000.0;
 
 thread_local! {
-    static CACHED: RefCell<Option<(f64, Rc<Vec<UpstreamModel>>)>> = const { RefCell::new(None) };
+    static CACHED: RefCell<Option<(f64, Rc<[UpstreamModel]>)>> = const { RefCell::new(None) };
 }
 
 /// The binding's model list, from memory when fetched in the last ten minutes. `None` when the
 /// binding is missing, has no `models()`, or failed: callers then use the static catalogue.
-pub async fn upstream_models(env: &Env) -> Option<Rc<Vec<UpstreamModel>>> {
+pub async fn upstream_models(env: &Env) -> Option<Rc<[UpstreamModel]>> {
     let now = js_sys::Date::now();
     let fresh = CACHED.with(|cached| {
         cached
@@ -36,10 +36,7 @@ pub async fn upstream_models(env: &Env) -> Option<Rc<Vec<UpstreamModel>>> {
     if fresh.is_some() {
         return fresh;
     }
-    let ai = js_sys::Reflect::get(env, &JsValue::from_str("AI")).ok()?;
-    if ai.is_undefined() || ai.is_null() {
-        return None;
-    }
+    let ai = crate::platform::binding(env, "AI")?;
     let json = match ai_models(&ai).await {
         Ok(json) => json.as_string()?,
         Err(err) => {
@@ -50,7 +47,7 @@ pub async fn upstream_models(env: &Env) -> Option<Rc<Vec<UpstreamModel>>> {
             return None;
         }
     };
-    let models = Rc::new(parse_upstream_models(&json)?);
+    let models: Rc<[UpstreamModel]> = parse_upstream_models(&json)?.into();
     CACHED.with(|cached| *cached.borrow_mut() = Some((now, Rc::clone(&models))));
     Some(models)
 }

@@ -6,3 +6,17 @@ pub mod fetch;
 pub mod http;
 pub mod rate_limit;
 pub mod store;
+
+use wasm_bindgen::JsValue;
+use worker::Env;
+
+/// A binding by name (`AI`, `GATEWAY_KV`, `RATE_LIMITER`, …), if the deployment has it.
+pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
+    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    (!value.is_undefined() && !value.is_null()).then_some(value)
+}
+
+/// Unix time in seconds.
+pub fn now_seconds() -> u64 {
+    (js_sys::Date::now() / 1000.0) as u64
+}

@@ -7,7 +7,8 @@ use wasm_bindgen::prelude::*;
 use worker::Env;
 
 use crate::platform::ai::error_message;
-use crate::platform::store::{binding, kv_get, kv_put, BINDING as KV_BINDING};
+use crate::platform::store::{kv_get, kv_put, BINDING as KV_BINDING};
+use crate::platform::{binding, now_seconds};
 use crate::policy::rate_limit::{RateDecision, RateLimit};
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
@@ -20,7 +21,7 @@ pub const LIMITER_BINDING: &str = "RATE_LIMITER";
 
 /// Counts this request for `subject`. `None` when nothing limits this deployment.
 pub async fn check(env: &Env, limit: Option<&RateLimit>, subject: &str) -> Option<RateDecision> {
-    let now = (js_sys::Date::now() / 1000.0) as u64;
+    let now = now_seconds();
     if let Some(limiter) = binding(env, LIMITER_BINDING) {
         // The binding's own period is 10 or 60 seconds; the var, if set, tells clients which.
         let period = limit.map_or(60, |l| l.period_seconds);

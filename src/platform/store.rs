@@ -6,6 +6,7 @@ use worker::Env;
 
 use crate::error::GatewayError;
 use crate::platform::ai::error_message;
+use crate::platform::binding;
 use crate::policy::auth::stored_key_name;
 use crate::transform::responses::StoredResponse;
 
@@ -48,12 +49,6 @@ pub async fn stored_key_record(env: &Env, key: &str) -> Result<Option<String>, G
         ))
     })?;
     Ok(record.as_string())
-}
-
-/// A binding by name, if the deployment has it.
-pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
-    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
-    (!value.is_undefined() && !value.is_null()).then_some(value)
 }
 
 impl ResponseStore {

@@ -103,18 +103,10 @@ impl RequestLimits {
                 Some(if request.messages.is_some() { "messages" } else { "input" }),
             ));
         }
-        if let Some(max) = self.max_tokens {
-            let asked = request.max_completion_tokens.or(request.max_tokens);
-            match asked {
-                Some(asked) if asked > max => {
-                    return Err(GatewayError::invalid(
-                        format!("`{tokens_param}` is {asked}; this gateway allows at most {max} (MAX_TOKENS)."),
-                        Some(tokens_param),
-                    ))
-                }
-                Some(_) => {}
-                None => request.max_completion_tokens = Some(max),
-            }
+        let asked = request.max_completion_tokens.or(request.max_tokens);
+        self.check_tokens(asked, tokens_param)?;
+        if asked.is_none() {
+            request.max_completion_tokens = self.max_tokens;
         }
         Ok(())
     }
@@ -124,12 +116,16 @@ impl RequestLimits {
         self.max_tokens
     }
 
-    /// Checks a requested output limit (legacy completions) against `MAX_TOKENS`.
-    pub fn check_max_tokens(&self, asked: Option<u64>) -> Result<(), GatewayError> {
+    /// Checks a requested output limit against `MAX_TOKENS`, naming the client's parameter.
+    pub fn check_tokens(
+        &self,
+        asked: Option<u64>,
+        param: &'static str,
+    ) -> Result<(), GatewayError> {
         match (self.max_tokens, asked) {
             (Some(max), Some(asked)) if asked > max => Err(GatewayError::invalid(
-                format!("`max_tokens` is {asked}; this gateway allows at most {max} (MAX_TOKENS)."),
-                Some("max_tokens"),
+                format!("`{param}` is {asked}; this gateway allows at most {max} (MAX_TOKENS)."),
+                Some(param),
             )),
             _ => Ok(()),
         }
@@ -274,9 +270,9 @@ mod tests {
         let mut unset = chat(r#"{"messages":[]}"#);
         l.apply_to_chat(&mut unset, "max_tokens").unwrap();
         assert_eq!(unset.max_completion_tokens, Some(100));
-        assert!(l.check_max_tokens(Some(100)).is_ok());
-        assert!(l.check_max_tokens(Some(101)).is_err());
-        assert!(l.check_max_tokens(None).is_ok());
+        assert!(l.check_tokens(Some(100), "max_tokens").is_ok());
+        assert!(l.check_tokens(Some(101), "max_tokens").is_err());
+        assert!(l.check_tokens(None, "max_tokens").is_ok());
     }
 
     #[test]

@@ -83,7 +83,7 @@ pub fn plan_completion(
             Some("stream"),
         ));
     }
-    limits.check_max_tokens(request.max_tokens)?;
+    limits.check_tokens(request.max_tokens, "max_tokens")?;
     let max_tokens = plan_max_tokens(None, request.max_tokens.or(limits.max_tokens()), &model)?;
     let sampling = Sampling::plan(
         SamplingRequest {
