@@ -1,22 +1,22 @@
 //! The Worker's fetch entry: configuration, CORS, routing, auth, then the handler. Every error
 //! leaves here as an OpenAI-shaped JSON response.
 
-use worker::{event, Context, Env, Request, Response, Result};
+use std::rc::Rc;
+
+use worker::{event, Context, Env, Request, Response, ResponseBody, Result};
 
 use crate::error::GatewayError;
-use crate::handlers::{self, RequestContext};
+use crate::handlers::{header, pipeline, RequestContext};
+use crate::platform::ai::AiCall;
 use crate::platform::http;
+use crate::platform::log::PendingLog;
 use crate::platform::rate_limit;
 use crate::platform::{self, store};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
-use crate::policy::log::RequestLog;
+use crate::policy::log::{RequestLog, TokenUsage};
 use crate::policy::rate_limit::{subject_for_ip, subject_for_key};
 use crate::policy::routes::{self, Route};
-
-fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
-}
 
 fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name)
@@ -27,20 +27,20 @@ fn var(env: &Env, name: &str) -> Option<String> {
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let started = js_sys::Date::now();
     let origin = header(&req, "origin");
     let request_id = header(&req, "x-request-id")
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let mut log = RequestLog {
+    // Written when the last holder drops it: here, or at the end of a translated stream.
+    let log = PendingLog::new(RequestLog {
         request_id: request_id.clone(),
         method: req.method().to_string(),
         path: req.path(),
         ..RequestLog::default()
-    };
+    });
 
     let response = match GatewayConfig::load(|name| var(&env, name)) {
-        Err(err) => failed(&err, &mut log),
+        Err(err) => failed(&err, &log),
         Ok(config) => {
             let (mut response, cors) = if req.method().as_ref() == "OPTIONS" {
                 let requested = header(&req, "access-control-request-headers");
@@ -49,9 +49,9 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
                     .preflight_headers(origin.as_deref(), requested.as_deref());
                 (http::empty(204), cors)
             } else {
-                let response = handle(&mut req, &env, &config, &mut log)
+                let response = handle(&mut req, &env, &config, &log)
                     .await
-                    .unwrap_or_else(|err| failed(&err, &mut log));
+                    .unwrap_or_else(|err| failed(&err, &log));
                 (response, config.cors.response_headers(origin.as_deref()))
             };
             for (name, value) in cors {
@@ -61,15 +61,26 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         }
     };
     let _ = response.headers().set("x-request-id", &request_id);
-    log.status = response.status_code();
-    log.latency_ms = (js_sys::Date::now() - started).max(0.0) as u64;
-    worker::console_log!("{}", log.to_json());
+    let usage = match response.body() {
+        ResponseBody::Body(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(TokenUsage::of_json_answer),
+        _ => None,
+    };
+    let latency_ms = log.elapsed_ms();
+    log.edit(|line| {
+        line.status = response.status_code();
+        line.latency_ms = latency_ms;
+        if let (Some(usage), None) = (usage, line.total_tokens) {
+            line.record_usage(usage);
+        }
+    });
     Ok(response)
 }
 
 /// The error response, noting its code in the log line.
-fn failed(err: &GatewayError, log: &mut RequestLog) -> Response {
-    log.error_code = err.code();
+fn failed(err: &GatewayError, log: &PendingLog) -> Response {
+    log.edit(|line| line.error_code = err.code());
     http::error(err)
 }
 
@@ -77,10 +88,10 @@ async fn handle(
     req: &mut Request,
     env: &Env,
     config: &GatewayConfig,
-    log: &mut RequestLog,
+    log: &Rc<PendingLog>,
 ) -> std::result::Result<Response, GatewayError> {
-    let route = routes::route(req.method().as_ref(), &log.path)?;
-    log.route = Some(route.name());
+    let route = routes::route(req.method().as_ref(), &req.path())?;
+    log.edit(|line| line.route = Some(route.name()));
     let (caller, subject) = match route.needs_auth() {
         true => {
             let (caller, key) = authenticate(req, env, config).await?;
@@ -91,7 +102,8 @@ async fn handle(
             subject_for_ip(header(req, "cf-connecting-ip").as_deref()),
         ),
     };
-    log.user = caller.as_ref().map(|c| c.user.clone());
+    let user = caller.as_ref().map(|c| c.user.clone());
+    log.edit(|line| line.user = user.clone());
     let rate = match route {
         Route::Health => None,
         _ => rate_limit::check(env, config.rate_limit.as_ref(), &subject).await,
@@ -103,14 +115,14 @@ async fn handle(
         env,
         config,
         caller,
-        models_used: Default::default(),
+        ai: AiCall {
+            options: config.upstream.ai_run_options(user.as_deref()),
+            timeout_ms: config.upstream.timeout_ms.unwrap_or(0) as f64,
+        },
+        log: Rc::clone(log),
+        body: Default::default(),
     };
-    let result = handlers::dispatch(route, req, &cx).await;
-    if let Some((asked, used)) = cx.models_used.take() {
-        log.model = Some(asked);
-        log.upstream_model = Some(used);
-    }
-    let mut response = result?;
+    let mut response = pipeline::serve(route, req, &cx).await?;
     for (name, value) in rate.map(|d| d.headers()).unwrap_or_default() {
         let _ = response.headers_mut().set(name, &value);
     }

@@ -56,6 +56,27 @@ pub enum GatewayError {
     #[error("Workers AI error{}: {message}", code.map(|c| format!(" {c}")).unwrap_or_default())]
     Upstream { code: Option<u32>, message: String },
 
+    /// An upstream did not start answering within `UPSTREAM_TIMEOUT_MS`.
+    #[error("{0}")]
+    Timeout(String),
+
+    /// The OpenAI-compatible upstream could not be reached.
+    #[error("{0}")]
+    Unreachable(String),
+
+    /// The OpenAI-compatible upstream refused the gateway's own key: the operator's problem, not
+    /// the client's, so it is not passed on as a 401.
+    #[error("{0}")]
+    UpstreamRefusedKey(String),
+
+    /// The request conflicts with one in flight (the same `Idempotency-Key`).
+    #[error("{message}")]
+    Conflict { message: String, code: &'static str },
+
+    /// Well-formed, but cannot be processed as sent (an `Idempotency-Key` reused with another body).
+    #[error("{message}")]
+    Unprocessable { message: String, code: &'static str },
+
     #[error("{0}")]
     Internal(String),
 }
@@ -86,6 +107,10 @@ impl GatewayError {
             GatewayError::PayloadTooLarge { .. } => 413,
             GatewayError::Misconfigured(_) | GatewayError::Internal(_) => 500,
             GatewayError::Upstream { code, .. } => upstream_status(*code),
+            GatewayError::Timeout(_) => 504,
+            GatewayError::UpstreamRefusedKey(_) | GatewayError::Unreachable(_) => 502,
+            GatewayError::Conflict { .. } => 409,
+            GatewayError::Unprocessable { .. } => 422,
         }
     }
 
@@ -95,7 +120,10 @@ impl GatewayError {
             403 => "permission_error",
             429 => "rate_limit_error",
             500..=599 => match self {
-                GatewayError::Upstream { .. } => "upstream_error",
+                GatewayError::Upstream { .. }
+                | GatewayError::Timeout(_)
+                | GatewayError::UpstreamRefusedKey(_)
+                | GatewayError::Unreachable(_) => "upstream_error",
                 GatewayError::NotServed(_) => "invalid_request_error",
                 _ => "server_error",
             },
@@ -124,6 +152,12 @@ impl GatewayError {
                 (Some(c), _) => format!("workers_ai_{c}"),
                 (None, _) => "upstream_error".into(),
             }),
+            GatewayError::Timeout(_) => Some("upstream_timeout".into()),
+            GatewayError::UpstreamRefusedKey(_) => Some("upstream_auth_failed".into()),
+            GatewayError::Unreachable(_) => Some("upstream_unreachable".into()),
+            GatewayError::Conflict { code, .. } | GatewayError::Unprocessable { code, .. } => {
+                Some((*code).into())
+            }
             GatewayError::Internal(_) => Some("internal_error".into()),
         }
     }
@@ -195,10 +229,17 @@ fn upstream_status(code: Option<u32>) -> u16 {
     }
 }
 
+/// How `glue.js` marks the rejection of a call that outlived `UPSTREAM_TIMEOUT_MS`.
+pub const TIMEOUT_MARK: &str = "gateway-timeout:";
+
 /// Parses a Workers AI binding error message such as `3040: Capacity temporarily exceeded`
 /// (possibly prefixed, e.g. `InferenceUpstreamError: 5007: No such model`).
 pub fn upstream_error_from_message(raw: &str) -> GatewayError {
     let mut rest = raw.trim();
+    // Our own deadline (glue.js `withTimeout`), not an error Workers AI sent.
+    if let Some(message) = rest.strip_prefix(TIMEOUT_MARK) {
+        return GatewayError::Timeout(message.trim().to_owned());
+    }
     // Skip a leading `SomeError:` class name before the code, if present.
     for _ in 0..2 {
         if let Some((head, tail)) = rest.split_once(':') {
@@ -278,6 +319,10 @@ mod tests {
             assert_eq!(upstream_status(Some(code)), status, "code {code}");
         }
         assert_eq!(upstream_error_from_message("socket hang up").status(), 502);
+        let timeout = upstream_error_from_message("gateway-timeout: no answer within 500 ms");
+        assert_eq!(timeout.status(), 504);
+        assert_eq!(timeout.code().as_deref(), Some("upstream_timeout"));
+        assert_eq!(timeout.to_string(), "no answer within 500 ms");
     }
 
     #[test]
@@ -293,6 +338,17 @@ mod tests {
             GatewayError::PayloadTooLarge { size: 2, limit: 1 },
             GatewayError::Misconfigured("no keys".into()),
             GatewayError::Internal("x".into()),
+            GatewayError::Timeout("slow".into()),
+            GatewayError::UpstreamRefusedKey("refused".into()),
+            GatewayError::Unreachable("connection refused".into()),
+            GatewayError::Conflict {
+                message: "busy".into(),
+                code: "idempotency_key_in_use",
+            },
+            GatewayError::Unprocessable {
+                message: "other body".into(),
+                code: "idempotency_key_reused",
+            },
         ];
         for err in errs {
             let body: serde_json::Value = serde_json::from_str(&err.to_json()).unwrap();

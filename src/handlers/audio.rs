@@ -6,7 +6,7 @@ use worker::{Request, Response};
 use super::chat::run_to_json;
 use super::{declared_length_check, RequestContext};
 use crate::error::GatewayError;
-use crate::platform::ai::{self, error_message, Whole};
+use crate::platform::ai::{error_message, Whole};
 use crate::platform::http;
 use crate::transform::audio::{
     audio_content_type, plan_speech, plan_transcription, speech_audio, transcript, AudioInput,
@@ -62,9 +62,7 @@ pub async fn transcribe(
         AudioInput::Json(input) => run_to_json(cx, model, input).await?,
         AudioInput::ByteList => {
             let audio = file.as_deref().unwrap_or_default();
-            ai::run_byte_list(cx.env, model, audio)
-                .await?
-                .into_json(model)?
+            cx.run_ai_byte_list(model, audio).await?.into_json(model)?
         }
     };
     let transcript = transcript(&output, &plan)?;
@@ -76,16 +74,12 @@ pub async fn transcribe(
 }
 
 pub async fn speech(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
-    let body = super::read_body(req, cx.config.max_body_bytes).await?;
+    let body = cx.read_body(req).await?;
     let plan = plan_speech(&body, &cx.config.aliases)?;
     cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
     // melotts documents both a `{audio: base64}` answer and raw MP3 bytes.
-    let audio = match ai::run(cx.env, model, &plan.input_json)
-        .await?
-        .whole()
-        .await?
-    {
+    let audio = match cx.run_ai(model, &plan.input_json).await?.whole().await? {
         Whole::Json(json) => speech_audio(&json, model)?,
         Whole::Bytes(bytes) => bytes,
     };

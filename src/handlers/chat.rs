@@ -2,7 +2,7 @@
 
 use worker::{Request, Response};
 
-use super::{read_body, RequestContext};
+use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
 use crate::platform::{http, now_seconds};
@@ -22,7 +22,7 @@ pub async fn completions(
     req: &mut Request,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
-    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let body = cx.read_body(req).await?;
     let mut request = parse_chat_request(&body)?;
     let tokens_param = match request.max_completion_tokens {
         Some(_) => "max_completion_tokens",
@@ -48,9 +48,13 @@ pub async fn completions(
         return Ok(http::json(200, body));
     }
 
-    let output = ai::run(cx.env, &plan.model.upstream_id, &plan.upstream_input).await?;
+    let output = cx
+        .run_ai(&plan.model.upstream_id, &plan.upstream_input)
+        .await?;
     let translator = ChatStream::new(ChatStreamOptions::for_chat(&plan, ctx));
-    Ok(http::event_stream(translated(output, translator).await?))
+    Ok(http::event_stream(
+        translated(cx, output, translator).await?,
+    ))
 }
 
 /// `POST /v1/completions`.
@@ -58,7 +62,7 @@ pub async fn legacy_completions(
     req: &mut Request,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
-    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let body = cx.read_body(req).await?;
     let plan = plan_completion(&body, &cx.config.aliases, &cx.config.limits)?;
     cx.check_model(&plan.model)?;
     let ctx = new_context("cmpl-", &plan.model.requested);
@@ -72,7 +76,7 @@ pub async fn legacy_completions(
         ));
     }
     let input = plan.upstream_inputs.first().map_or("", String::as_str);
-    let output = ai::run(cx.env, model, input).await?;
+    let output = cx.run_ai(model, input).await?;
     let translator = ChatStream::new(ChatStreamOptions {
         prompt_tokens_estimate: prompt_tokens_estimate(input),
         ctx,
@@ -88,16 +92,19 @@ pub async fn legacy_completions(
         },
         legacy_functions: false,
     });
-    Ok(http::event_stream(translated(output, translator).await?))
+    Ok(http::event_stream(
+        translated(cx, output, translator).await?,
+    ))
 }
 
 /// The client's stream: upstream SSE translated chunk by chunk, or a whole answer replayed.
 async fn translated(
+    cx: &RequestContext<'_>,
     output: AiOutput,
     mut translator: ChatStream,
 ) -> Result<worker::web_sys::ReadableStream, GatewayError> {
     Ok(match output {
-        AiOutput::Stream(upstream) => ai::translate(&upstream, translator, None).await?,
+        AiOutput::Stream(upstream) => cx.translate(&upstream, translator, None).await?,
         // Some models answer JSON even when asked to stream: still give the client a stream.
         AiOutput::Json(json) => ai::ready_stream(&translator.whole_output(&json)?),
         AiOutput::Bytes(bytes) => {
@@ -127,7 +134,7 @@ pub(super) async fn run_to_json(
     model: &str,
     input: &str,
 ) -> Result<String, GatewayError> {
-    ai::run(cx.env, model, input).await?.into_json(model)
+    cx.run_ai(model, input).await?.into_json(model)
 }
 
 /// A fresh id (`<prefix><uuid>`), the current time, and the model name the client sent.

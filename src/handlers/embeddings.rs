@@ -3,13 +3,13 @@
 use worker::{Request, Response};
 
 use super::chat::run_all;
-use super::{read_body, RequestContext};
+use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::http;
 use crate::transform::embeddings::{embeddings_response, plan_embeddings};
 
 pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
-    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let body = cx.read_body(req).await?;
     let plan = plan_embeddings(&body, &cx.config.aliases)?;
     cx.check_model(&plan.model)?;
     // Batches run concurrently; answers come back in input order.

@@ -3,9 +3,9 @@
 use futures_util::future::try_join_all;
 use worker::{Request, Response};
 
-use super::{read_body, RequestContext};
+use super::RequestContext;
 use crate::error::GatewayError;
-use crate::platform::ai::{self, Whole};
+use crate::platform::ai::Whole;
 use crate::platform::{http, now_seconds};
 use crate::transform::images::{
     generated_image, images_response, plan_images, refine_upstream_error, GeneratedImage,
@@ -16,7 +16,7 @@ pub async fn generate(
     req: &mut Request,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
-    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let body = cx.read_body(req).await?;
     let plan = plan_images(&body, &cx.config.aliases, random_seed())?;
     cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
@@ -36,8 +36,8 @@ async fn generate_one(
     run: &ImageRun,
 ) -> Result<GeneratedImage, GatewayError> {
     let output = match run {
-        ImageRun::Json(input) => ai::run(cx.env, model, input).await?,
-        ImageRun::Multipart(fields) => ai::run_form(cx.env, model, fields).await?,
+        ImageRun::Json(input) => cx.run_ai(model, input).await?,
+        ImageRun::Multipart(fields) => cx.run_ai_form(model, fields).await?,
     };
     match output.whole().await? {
         Whole::Json(json) => generated_image(ImageOutput::Json(&json), model),

@@ -7,18 +7,24 @@ pub mod health;
 pub mod images;
 pub mod models;
 pub mod moderations;
+pub mod pipeline;
 pub mod responses;
 
 use std::cell::RefCell;
+use std::rc::Rc;
 
+use worker::web_sys::ReadableStream;
 use worker::{Env, Request, Response};
 
 use crate::error::GatewayError;
 use crate::models::{resolve, ResolvedModel};
+use crate::platform::ai::{self, AiCall, AiOutput, StreamStore};
+use crate::platform::log::PendingLog;
 use crate::policy::auth::Caller;
 use crate::policy::config::GatewayConfig;
 use crate::policy::routes::Route;
 use crate::transform::audio::AudioTask;
+use crate::transform::chat_stream::ChatStream;
 
 /// What a handler needs besides the request.
 pub struct RequestContext<'a> {
@@ -26,14 +32,21 @@ pub struct RequestContext<'a> {
     pub config: &'a GatewayConfig,
     /// Who sent the request (`None` on open routes such as `/health`).
     pub caller: Option<Caller>,
-    /// The model asked for and the Workers AI model used, for the request's log line.
-    pub models_used: RefCell<Option<(String, String)>>,
+    /// How this request calls the `AI` binding (AI Gateway options, time limit).
+    pub ai: AiCall,
+    /// The request's log line.
+    pub log: Rc<PendingLog>,
+    /// The body, when the pipeline has read it already (with the model of a fallback set in it).
+    pub body: RefCell<Option<String>>,
 }
 
 impl RequestContext<'_> {
-    /// Refuses a model outside the deployment's `ALLOWED_MODELS`.
+    /// Refuses a model outside the deployment's `ALLOWED_MODELS` or the key's own list.
     pub fn check_model(&self, model: &ResolvedModel) -> Result<(), GatewayError> {
-        *self.models_used.borrow_mut() = Some((model.requested.clone(), model.upstream_id.clone()));
+        self.log.edit(|line| {
+            line.model = Some(model.requested.clone());
+            line.upstream_model = Some(model.upstream_id.clone());
+        });
         let key_models = self.caller.as_ref().and_then(|c| c.models.as_deref());
         self.config.limits.check_model(model, key_models)
     }
@@ -50,6 +63,45 @@ impl RequestContext<'_> {
     /// The caller's user name, which scopes what they store.
     pub fn user(&self) -> &str {
         self.caller.as_ref().map_or("default", |c| c.user.as_str())
+    }
+
+    /// The request body: the one the pipeline read, or read now (413 over `MAX_BODY_BYTES`).
+    pub async fn read_body(&self, req: &mut Request) -> Result<String, GatewayError> {
+        let prefetched = self.body.borrow_mut().take();
+        match prefetched {
+            Some(body) => Ok(body),
+            None => read_body(req, self.config.max_body_bytes).await,
+        }
+    }
+
+    pub async fn run_ai(&self, model: &str, input_json: &str) -> Result<AiOutput, GatewayError> {
+        ai::run(self.env, &self.ai, model, input_json).await
+    }
+
+    pub async fn run_ai_form(
+        &self,
+        model: &str,
+        fields: &[(&str, String)],
+    ) -> Result<AiOutput, GatewayError> {
+        ai::run_form(self.env, &self.ai, model, fields).await
+    }
+
+    pub async fn run_ai_byte_list(
+        &self,
+        model: &str,
+        bytes: &[u8],
+    ) -> Result<AiOutput, GatewayError> {
+        ai::run_byte_list(self.env, &self.ai, model, bytes).await
+    }
+
+    /// An upstream stream translated for the client; the log line is written when it ends.
+    pub async fn translate(
+        &self,
+        upstream: &ReadableStream,
+        translator: ChatStream,
+        store: Option<StreamStore<'_>>,
+    ) -> Result<ReadableStream, GatewayError> {
+        ai::translate(upstream, translator, store, &self.log).await
     }
 }
 
@@ -77,6 +129,11 @@ pub async fn dispatch(
         Route::Moderations => moderations::create(req, cx).await,
         Route::NotServed(name) => Err(GatewayError::NotServed(name)),
     }
+}
+
+/// A request header's value, if present.
+pub fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
 }
 
 /// Refuses a body whose declared `Content-Length` is over `limit` (413), before reading it.

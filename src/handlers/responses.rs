@@ -4,7 +4,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use super::chat::{new_context, run_to_json};
-use super::{read_body, RequestContext};
+use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput, StreamStore};
 use crate::platform::fetch::fetch_images;
@@ -19,7 +19,7 @@ use crate::transform::responses_request::{
 };
 
 pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
-    let body = read_body(req, cx.config.max_body_bytes).await?;
+    let body = cx.read_body(req).await?;
     let request = parse_responses_request(&body)?;
     let store = ResponseStore::of(cx.env);
     let history = match previous_response_id(&request) {
@@ -65,12 +65,9 @@ pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
         return Ok(http::json(200, json));
     }
 
-    let output = ai::run(
-        cx.env,
-        &plan.chat.model.upstream_id,
-        &plan.chat.upstream_input,
-    )
-    .await?;
+    let output = cx
+        .run_ai(&plan.chat.model.upstream_id, &plan.chat.upstream_input)
+        .await?;
     let mut translator = ChatStream::responses(
         ChatStreamOptions::for_chat(&plan.chat, ctx.clone()),
         plan.echo.clone(),
@@ -85,7 +82,7 @@ pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
                 }),
                 None => None,
             };
-            ai::translate(&upstream, translator, target).await?
+            cx.translate(&upstream, translator, target).await?
         }
         // JSON mode (and some models) answer whole: still a proper event stream.
         AiOutput::Json(json) => {

@@ -1,11 +1,14 @@
 //! Calls to the Workers AI binding through `glue.js`, and the stream translator JS drives.
 
+use std::rc::Rc;
+
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::web_sys::ReadableStream;
 use worker::Env;
 
 use crate::error::{upstream_error_from_message, GatewayError};
+use crate::platform::log::PendingLog;
 use crate::transform::chat_stream::ChatStream;
 use crate::transform::responses::StoredResponse;
 
@@ -17,13 +20,26 @@ extern "C" {
         model: &str,
         input: &str,
         options: &str,
+        timeout_ms: f64,
     ) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(catch, js_name = aiRunForm)]
-    async fn ai_run_form(ai: &JsValue, model: &str, fields: &str) -> Result<JsValue, JsValue>;
+    async fn ai_run_form(
+        ai: &JsValue,
+        model: &str,
+        fields: &str,
+        options: &str,
+        timeout_ms: f64,
+    ) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(catch, js_name = aiRunByteList)]
-    async fn ai_run_byte_list(ai: &JsValue, model: &str, bytes: &[u8]) -> Result<JsValue, JsValue>;
+    async fn ai_run_byte_list(
+        ai: &JsValue,
+        model: &str,
+        bytes: &[u8],
+        options: &str,
+        timeout_ms: f64,
+    ) -> Result<JsValue, JsValue>;
 
     #[wasm_bindgen(catch, js_name = readBytes)]
     async fn read_bytes(stream: &ReadableStream) -> Result<JsValue, JsValue>;
@@ -56,6 +72,15 @@ pub enum AiOutput {
     Bytes(Vec<u8>),
 }
 
+/// How this request calls the binding: its options (the AI Gateway) and time limit.
+#[derive(Debug, Clone, Default)]
+pub struct AiCall {
+    /// The JSON of `env.AI.run`'s third argument, or empty.
+    pub options: String,
+    /// 0: no limit of the gateway's own.
+    pub timeout_ms: f64,
+}
+
 fn binding(env: &Env) -> Result<JsValue, GatewayError> {
     crate::platform::binding(env, "AI").ok_or_else(|| {
             GatewayError::Misconfigured(
@@ -76,24 +101,38 @@ fn output_of(result: Result<JsValue, JsValue>) -> Result<AiOutput, GatewayError>
 }
 
 /// Runs `model` with `input_json` on the `AI` binding.
-pub async fn run(env: &Env, model: &str, input_json: &str) -> Result<AiOutput, GatewayError> {
-    output_of(ai_run(&binding(env)?, model, input_json, "").await)
+pub async fn run(
+    env: &Env,
+    call: &AiCall,
+    model: &str,
+    input_json: &str,
+) -> Result<AiOutput, GatewayError> {
+    let ai = binding(env)?;
+    output_of(ai_run(&ai, model, input_json, &call.options, call.timeout_ms).await)
 }
 
 /// Runs `model` with a multipart form of `fields` (flux-2 takes its input that way).
 pub async fn run_form(
     env: &Env,
+    call: &AiCall,
     model: &str,
     fields: &[(&str, String)],
 ) -> Result<AiOutput, GatewayError> {
     let fields = serde_json::to_string(fields)
         .map_err(|err| GatewayError::Internal(format!("could not encode the form: {err}")))?;
-    output_of(ai_run_form(&binding(env)?, model, &fields).await)
+    let ai = binding(env)?;
+    output_of(ai_run_form(&ai, model, &fields, &call.options, call.timeout_ms).await)
 }
 
 /// Runs `model` with `{audio: [byte values]}` (the original whisper's input form).
-pub async fn run_byte_list(env: &Env, model: &str, bytes: &[u8]) -> Result<AiOutput, GatewayError> {
-    output_of(ai_run_byte_list(&binding(env)?, model, bytes).await)
+pub async fn run_byte_list(
+    env: &Env,
+    call: &AiCall,
+    model: &str,
+    bytes: &[u8],
+) -> Result<AiOutput, GatewayError> {
+    let ai = binding(env)?;
+    output_of(ai_run_byte_list(&ai, model, bytes, &call.options, call.timeout_ms).await)
 }
 
 /// A whole answer of a non-text model: JSON, or bytes (image and audio models answer either).
@@ -135,6 +174,16 @@ pub struct StreamTranslator {
     inner: ChatStream,
     /// For a stored Responses stream: the input items kept beside the finished response.
     stored_input_items: Option<Vec<serde_json::Value>>,
+    /// The request's log line, written when the stream ends (this translator is freed).
+    log: Rc<PendingLog>,
+}
+
+impl Drop for StreamTranslator {
+    fn drop(&mut self) {
+        if let Some(usage) = self.inner.usage() {
+            self.log.edit(|line| line.record_usage(usage.into()));
+        }
+    }
 }
 
 #[wasm_bindgen]
@@ -178,14 +227,17 @@ pub async fn translate(
     upstream: &ReadableStream,
     translator: ChatStream,
     store: Option<StreamStore<'_>>,
+    log: &Rc<PendingLog>,
 ) -> Result<ReadableStream, GatewayError> {
     let (kv, key, input_items) = match store {
         Some(store) => (store.kv.clone(), store.key, Some(store.input_items)),
         None => (JsValue::UNDEFINED, String::new(), None),
     };
+    log.edit(|line| line.stream = true);
     let translator = StreamTranslator {
         inner: translator,
         stored_input_items: input_items,
+        log: Rc::clone(log),
     };
     let ttl = crate::platform::store::TTL_SECONDS as f64;
     translate_stream(upstream, translator.into(), &kv, &key, ttl)

@@ -2,23 +2,43 @@
 // strings and bytes (one call per stream chunk), which is far cheaper than converting objects
 // or driving Rust futures per chunk (see ../shared/toolchain.md, "Streaming cost").
 
-/** Calls the Workers AI binding. Returns a ReadableStream, bytes, or the output as a JSON string. */
-export async function aiRun(ai, model, inputJson, optionsJson) {
+/**
+ * Calls the Workers AI binding. `optionsJson` is its third argument (the AI Gateway), or "".
+ * Returns a ReadableStream, bytes, or the output as a JSON string.
+ */
+export async function aiRun(ai, model, inputJson, optionsJson, timeoutMs) {
   const inputs = JSON.parse(inputJson);
+  return outputOf(await runWithin(ai, model, inputs, optionsJson, timeoutMs));
+}
+
+// The prefix Rust recognises (error.rs TIMEOUT_MARK) on a call that outlived UPSTREAM_TIMEOUT_MS.
+const TIMEOUT_MARK = "gateway-timeout:";
+
+/** `ai.run`, rejected with a marked error if it has not answered within `timeoutMs` (0: no limit). */
+function runWithin(ai, model, inputs, optionsJson, timeoutMs) {
   const options = optionsJson ? JSON.parse(optionsJson) : undefined;
-  return outputOf(await ai.run(model, inputs, options));
+  const run = ai.run(model, inputs, options);
+  if (!timeoutMs) return run;
+  let timer;
+  const expired = new Promise((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${TIMEOUT_MARK} ${model} did not answer within ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS).`)),
+      timeoutMs,
+    );
+  });
+  return Promise.race([run, expired]).finally(() => clearTimeout(timer));
 }
 
 /**
  * Runs a model whose input is a multipart form (flux-2): `fieldsJson` is a list of
  * [name, value] pairs. The form is serialised by a Response, which also gives its boundary.
  */
-export async function aiRunForm(ai, model, fieldsJson) {
+export async function aiRunForm(ai, model, fieldsJson, optionsJson, timeoutMs) {
   const form = new FormData();
   for (const [name, value] of JSON.parse(fieldsJson)) form.append(name, value);
   const encoded = new Response(form);
   const multipart = { body: encoded.body, contentType: encoded.headers.get("content-type") };
-  return outputOf(await ai.run(model, { multipart }));
+  return outputOf(await runWithin(ai, model, { multipart }, optionsJson, timeoutMs));
 }
 
 function outputOf(output) {
@@ -186,8 +206,8 @@ export async function readUploadForm(request) {
 }
 
 /** Runs whisper with `{audio: [byte values]}`, its documented input, built here from the bytes. */
-export async function aiRunByteList(ai, model, bytes) {
-  return outputOf(await ai.run(model, { audio: Array.from(bytes) }));
+export async function aiRunByteList(ai, model, bytes, optionsJson, timeoutMs) {
+  return outputOf(await runWithin(ai, model, { audio: Array.from(bytes) }, optionsJson, timeoutMs));
 }
 
 /** One request against the Workers Rate Limiting binding: true when allowed. */
@@ -200,4 +220,80 @@ export async function rateLimit(limiter, key) {
 export async function sha256Hex(text) {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * POSTs `body` to an OpenAI-compatible upstream with the gateway's own key. Resolves to a fresh
+ * Response carrying the upstream's status, content type and body stream (streamed through,
+ * never buffered); none of the client's headers are forwarded. `timeoutMs` bounds the wait for
+ * the upstream's headers only, so a long stream is not cut off.
+ */
+export async function upstreamFetch(url, key, body, timeoutMs) {
+  const controller = new AbortController();
+  const timer = timeoutMs ? setTimeout(() => controller.abort(), timeoutMs) : undefined;
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body,
+      signal: controller.signal,
+    });
+  } catch (error) {
+    if (controller.signal.aborted)
+      throw new Error(`${TIMEOUT_MARK} ${new URL(url).host} did not answer within ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS).`);
+    throw new Error(`could not reach ${new URL(url).host}: ${errorMessage(error)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+  const headers = { "content-type": response.headers.get("content-type") ?? "application/json" };
+  if (headers["content-type"].startsWith("text/event-stream")) headers["cache-control"] = "no-cache";
+  return new Response(response.body, { status: response.status, headers });
+}
+
+/** The body of a Response as text (an upstream's error, or a whole answer to keep). */
+export const responseText = (response) => response.text();
+
+// The response cache without GATEWAY_KV: the Cache API, keyed by a URL that never leaves the
+// worker. (It is a no-op on *.workers.dev; KV works everywhere.)
+const cacheUrl = (key) => `https://response-cache.openai-to-workers-ai.invalid/${key}`;
+
+/** A cached value (the text put under `key`), or undefined. */
+export async function cacheGet(key) {
+  const hit = await caches.default.match(cacheUrl(key));
+  return hit ? hit.text() : undefined;
+}
+
+export async function cachePut(key, value, ttlSeconds) {
+  const headers = { "content-type": "application/json", "cache-control": `max-age=${ttlSeconds}` };
+  await caches.default.put(cacheUrl(key), new Response(value, { headers }));
+}
+
+/**
+ * Passes `stream` through to the client and, when it ends normally, stores
+ * `{...meta, response: {...meta.response, body: <all text>}}` in `kv` under `key` (an idempotent
+ * stream, replayed as the same events). If the client goes away first nothing is stored, and the
+ * claim on the key expires by itself.
+ */
+export function keepStream(stream, kv, key, metaJson, ttlSeconds) {
+  const decoder = new TextDecoder();
+  let text = "";
+  return stream.pipeThrough(
+    new TransformStream({
+      transform(chunk, controller) {
+        text += decoder.decode(chunk, { stream: true });
+        controller.enqueue(chunk);
+      },
+      async flush() {
+        text += decoder.decode();
+        const meta = JSON.parse(metaJson);
+        meta.response.body = text;
+        try {
+          await kv.put(key, JSON.stringify(meta), { expirationTtl: ttlSeconds });
+        } catch (error) {
+          console.error(`could not keep the idempotent stream ${key}: ${errorMessage(error)}`);
+        }
+      },
+    }),
+  );
 }

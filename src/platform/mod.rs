@@ -4,6 +4,9 @@ pub mod ai;
 pub mod catalogue;
 pub mod fetch;
 pub mod http;
+pub mod keep;
+pub mod log;
+pub mod openai;
 pub mod rate_limit;
 pub mod store;
 

@@ -24,7 +24,7 @@ extern "C" {
     #[wasm_bindgen(js_name = sha256Hex)]
     async fn sha256_hex(text: &str) -> JsValue;
     #[wasm_bindgen(catch, js_name = kvDelete)]
-    async fn kv_delete(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
+    pub(crate) async fn kv_delete(kv: &JsValue, key: &str) -> Result<JsValue, JsValue>;
 }
 
 pub const BINDING: &str = "GATEWAY_KV";

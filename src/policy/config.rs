@@ -1,9 +1,12 @@
 //! Deployment configuration read from the Worker's vars and secrets.
 
 use super::auth::KeyRing;
+use super::cache::CachePolicy;
 use super::cors::CorsPolicy;
+use super::idempotency;
 use super::limits::RequestLimits;
 use super::rate_limit::RateLimit;
+use super::upstream::UpstreamConfig;
 use crate::error::GatewayError;
 use crate::models::AliasOverrides;
 
@@ -20,6 +23,12 @@ pub struct GatewayConfig {
     /// `RATE_LIMIT_REQUESTS` per `RATE_LIMIT_PERIOD`; `None`: only the `RATE_LIMITER` binding,
     /// if bound, limits.
     pub rate_limit: Option<RateLimit>,
+    /// AI Gateway, the OpenAI-compatible upstream, fallback chains, the upstream timeout.
+    pub upstream: UpstreamConfig,
+    /// `RESPONSE_CACHE` and `RESPONSE_CACHE_TTL`.
+    pub cache: CachePolicy,
+    /// `IDEMPOTENCY_TTL`: seconds a response is replayed for its `Idempotency-Key`.
+    pub idempotency_ttl: u64,
 }
 
 impl GatewayConfig {
@@ -46,6 +55,9 @@ impl GatewayConfig {
             aliases: AliasOverrides::parse(var("MODEL_ALIASES").as_deref().unwrap_or(""))?,
             limits: RequestLimits::load(&var)?,
             rate_limit: RateLimit::load(&var)?,
+            upstream: UpstreamConfig::load(&var)?,
+            cache: CachePolicy::load(&var)?,
+            idempotency_ttl: idempotency::ttl_seconds(&var)?,
         })
     }
 

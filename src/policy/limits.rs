@@ -62,22 +62,34 @@ impl RequestLimits {
         model: &ResolvedModel,
         key_models: Option<&[String]>,
     ) -> Result<(), GatewayError> {
+        self.check_names(&model.requested, &model.upstream_id, key_models)
+    }
+
+    /// The same by names: the one sent and the one the upstream knows.
+    pub fn check_names(
+        &self,
+        requested: &str,
+        upstream_id: &str,
+        key_models: Option<&[String]>,
+    ) -> Result<(), GatewayError> {
+        let allows = |patterns: &[String]| {
+            matches_any(patterns, requested) || matches_any(patterns, upstream_id)
+        };
         let refused = |allowed: &[String], whose: &str| GatewayError::Forbidden {
             message: format!(
-                "Model `{}` is not enabled {whose}. Allowed: {}.",
-                model.requested,
+                "Model `{requested}` is not enabled {whose}. Allowed: {}.",
                 allowed.join(", ")
             ),
             code: "model_not_allowed",
         };
-        if !self.allowed_models.is_empty() && !allows(&self.allowed_models, model) {
+        if !self.allowed_models.is_empty() && !allows(&self.allowed_models) {
             return Err(refused(
                 &self.allowed_models,
                 "on this gateway (the operator sets ALLOWED_MODELS)",
             ));
         }
         match key_models {
-            Some(list) if !allows(list, model) => Err(refused(list, "for this API key")),
+            Some(list) if !allows(list) => Err(refused(list, "for this API key")),
             _ => Ok(()),
         }
     }
@@ -132,17 +144,14 @@ impl RequestLimits {
     }
 }
 
-/// Whether the name sent or the Workers AI id matches a pattern (`*` at the end: a prefix).
-fn allows(patterns: &[String], model: &ResolvedModel) -> bool {
-    let matches = |name: &str| {
-        patterns
-            .iter()
-            .any(|pattern| match pattern.strip_suffix('*') {
-                Some(prefix) => name.starts_with(prefix),
-                None => pattern == name,
-            })
-    };
-    matches(&model.requested) || matches(&model.upstream_id)
+/// Whether `name` matches one of `patterns` (`*` at the end: a prefix).
+pub(crate) fn matches_any(patterns: &[String], name: &str) -> bool {
+    patterns
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => pattern == name,
+        })
 }
 
 /// Messages (or input items) and characters of text in a chat request.

@@ -1,7 +1,7 @@
 //! One structured log line per request: what was asked, who asked, what answered, how it went.
 //! Keys and bodies are never part of it; the caller appears by user name only.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct RequestLog {
@@ -11,17 +11,71 @@ pub struct RequestLog {
     /// The route's name (`chat.completions`, …); `null` for unknown paths.
     pub route: Option<&'static str>,
     pub status: u16,
+    /// Until the response started; for a stream, `duration_ms` is until it ended.
     pub latency_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    pub stream: bool,
     /// The key's user; `null` before (or without) authentication.
     pub user: Option<String>,
     /// The model name the client sent, and the Workers AI model that served it.
     pub model: Option<String>,
     pub upstream_model: Option<String>,
+    /// Which upstream answered (`workers-ai`, `openai`), and how many models were tried.
+    pub upstream: Option<&'static str>,
+    pub attempts: u32,
+    /// Tokens as the answer's `usage` reported them.
+    pub prompt_tokens: Option<u64>,
+    pub completion_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
+    /// `hit`, `miss` or `bypass: <why>`; `null` when the cache is off.
+    pub cache: Option<String>,
+    /// `stored`, `replayed`, `in_progress`, `reused`, `unavailable`; `null` without the header.
+    pub idempotency: Option<&'static str>,
     /// The OpenAI error code of a failed request.
     pub error_code: Option<String>,
 }
 
+/// The token counts of an OpenAI answer's `usage` (chat and embeddings name them
+/// `prompt_tokens`/`completion_tokens`, Responses `input_tokens`/`output_tokens`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct TokenUsage {
+    #[serde(alias = "input_tokens")]
+    pub prompt_tokens: Option<u64>,
+    #[serde(alias = "output_tokens")]
+    pub completion_tokens: Option<u64>,
+    pub total_tokens: Option<u64>,
+}
+
+impl From<crate::transform::openai::Usage> for TokenUsage {
+    fn from(usage: crate::transform::openai::Usage) -> Self {
+        TokenUsage {
+            prompt_tokens: Some(usage.prompt_tokens),
+            completion_tokens: Some(usage.completion_tokens),
+            total_tokens: Some(usage.total_tokens),
+        }
+    }
+}
+
+impl TokenUsage {
+    /// The last `"usage"` object of a JSON answer, found without parsing the rest of it (answers
+    /// put usage last; an embedding list before it can be large).
+    pub fn of_json_answer(body: &str) -> Option<TokenUsage> {
+        let at = body.rfind("\"usage\"")?;
+        let rest = body.get(at + "\"usage\"".len()..)?.trim_start();
+        let rest = rest.strip_prefix(':')?;
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<TokenUsage>();
+        values.next()?.ok()
+    }
+}
+
 impl RequestLog {
+    pub fn record_usage(&mut self, usage: TokenUsage) {
+        self.prompt_tokens = usage.prompt_tokens;
+        self.completion_tokens = usage.completion_tokens;
+        self.total_tokens = usage.total_tokens;
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -43,7 +97,7 @@ mod tests {
             user: Some("alice".into()),
             model: Some("gpt-4".into()),
             upstream_model: Some("@cf/qwen/qwen3-30b-a3b-fp8".into()),
-            error_code: None,
+            ..RequestLog::default()
         };
         let line = log.to_json();
         assert!(!line.contains('\n'));
@@ -51,5 +105,33 @@ mod tests {
         assert_eq!(value["route"], "chat.completions");
         assert_eq!(value["upstream_model"], "@cf/qwen/qwen3-30b-a3b-fp8");
         assert!(value["error_code"].is_null());
+        assert!(value["cache"].is_null());
+        assert!(value.get("duration_ms").is_none());
+    }
+
+    #[test]
+    fn usage_is_read_from_the_end_of_an_answer() {
+        let chat = r#"{"id":"x","choices":[{"message":{"content":"the \"usage\" word"}}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12}}"#;
+        let usage = TokenUsage::of_json_answer(chat).unwrap();
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.completion_tokens,
+                usage.total_tokens
+            ),
+            (Some(5), Some(7), Some(12))
+        );
+        let responses = r#"{"output":[],"usage":{"input_tokens":3,"input_tokens_details":{"cached_tokens":0},"output_tokens":4,"total_tokens":7}}"#;
+        let usage = TokenUsage::of_json_answer(responses).unwrap();
+        assert_eq!(
+            (usage.prompt_tokens, usage.completion_tokens),
+            (Some(3), Some(4))
+        );
+        assert_eq!(TokenUsage::of_json_answer(r#"{"data":[]}"#), None);
+        assert_eq!(TokenUsage::of_json_answer(r#"{"usage": null}"#), None);
+        assert_eq!(TokenUsage::of_json_answer(r#"{"usage":"#), None);
+        let mut log = RequestLog::default();
+        log.record_usage(TokenUsage::of_json_answer(chat).unwrap());
+        assert_eq!(log.total_tokens, Some(12));
     }
 }

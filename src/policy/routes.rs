@@ -66,6 +66,21 @@ impl Route {
         }
     }
 
+    /// For routes whose JSON body names a `model`: the OpenAI path that serves them upstream.
+    /// The pipeline (cache, idempotency, routing, fallbacks) handles exactly these.
+    pub fn json_model_path(&self) -> Option<&'static str> {
+        match self {
+            Route::ChatCompletions => Some("/chat/completions"),
+            Route::Completions => Some("/completions"),
+            Route::CreateResponse => Some("/responses"),
+            Route::Embeddings => Some("/embeddings"),
+            Route::ImageGenerations => Some("/images/generations"),
+            Route::Moderations => Some("/moderations"),
+            Route::Speech => Some("/audio/speech"),
+            _ => None,
+        }
+    }
+
     /// Only `/health` and the model search page are open; everything else needs a key.
     pub fn needs_auth(&self) -> bool {
         !matches!(self, Route::Health | Route::ModelSearch)

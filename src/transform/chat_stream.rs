@@ -111,6 +111,12 @@ impl ChatStream {
             .and_then(|events| events.finished_response())
     }
 
+    /// Token counts: upstream's when it sent them, else the estimate the final chunk carries
+    /// (known once the stream ended).
+    pub fn usage(&self) -> Option<Usage> {
+        self.writer.usage
+    }
+
     // push, finish and fail return the bytes to send, valid until the next call: the output
     // buffer is reused, so a long stream does not allocate a new one per chunk.
 
@@ -649,6 +655,7 @@ impl ChunkWriter {
                 self.content_chars.div_ceil(4),
             )
         });
+        self.usage = Some(usage);
         let mut finish = finish_reason(
             self.tool_calls > 0,
             self.upstream_finish,

@@ -1,0 +1,43 @@
+//! The request's log line, written once, when its last holder lets go: the fetch entry as it
+//! returns the response, or, for a translated stream, the translator when the stream ends (so
+//! the line carries the stream's tokens and duration).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::policy::log::RequestLog;
+
+pub struct PendingLog {
+    line: RefCell<RequestLog>,
+    started_ms: f64,
+}
+
+impl PendingLog {
+    pub fn new(line: RequestLog) -> Rc<Self> {
+        Rc::new(PendingLog {
+            line: RefCell::new(line),
+            started_ms: js_sys::Date::now(),
+        })
+    }
+
+    /// Milliseconds since the request arrived.
+    pub fn elapsed_ms(&self) -> u64 {
+        (js_sys::Date::now() - self.started_ms).max(0.0) as u64
+    }
+
+    /// Edits the line. Never called re-entrantly: each edit is a short, synchronous closure.
+    pub fn edit<R>(&self, edit: impl FnOnce(&mut RequestLog) -> R) -> R {
+        edit(&mut self.line.borrow_mut())
+    }
+}
+
+impl Drop for PendingLog {
+    fn drop(&mut self) {
+        let elapsed = self.elapsed_ms();
+        let line = self.line.get_mut();
+        if line.stream {
+            line.duration_ms = Some(elapsed);
+        }
+        worker::console_log!("{}", line.to_json());
+    }
+}
