@@ -470,6 +470,8 @@ function schemaDefault(entry, key, fallback) {
 // ---------------------------------------------------------------------------------------------
 
 function answerWords(modelId, conv, d) {
+  // `echo_options`: the answer is the binding's third argument (the AI Gateway option), as JSON.
+  if (d.echo_options) return ["options:", JSON.stringify(d.options ?? null)];
   const n = intDirective(d, "tokens");
   if (n !== undefined) return Array.from({ length: n }, (_, i) => `w${i + 1}`);
   if (conv.lastRole === "tool" || conv.lastRole === "function") {
@@ -1369,6 +1371,11 @@ class Ai {
       d = { ...d, ...transcribe(audioBytes).directives };
     }
 
+    // `only_model=TEXT`: faults hit only models whose id contains TEXT, so a fallback can succeed.
+    if (d.only_model !== undefined && !entry.name.includes(String(d.only_model))) {
+      for (const fault of ["error", "fail_after", "fail_code", "delay", "malformed"]) delete d[fault];
+    }
+    if (d.echo_options) d.options = options;
     if (d.error !== undefined) {
       const code = Number.parseInt(d.error, 10);
       throw codedError(Number.isFinite(code) ? code : 3040, { model });

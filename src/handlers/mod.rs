@@ -44,7 +44,8 @@ impl RequestContext<'_> {
     /// Refuses a model outside the deployment's `ALLOWED_MODELS` or the key's own list.
     pub fn check_model(&self, model: &ResolvedModel) -> Result<(), GatewayError> {
         self.log.edit(|line| {
-            line.model = Some(model.requested.clone());
+            // The name the client sent stays, when a fallback model answers instead.
+            line.model.get_or_insert_with(|| model.requested.clone());
             line.upstream_model = Some(model.upstream_id.clone());
         });
         let key_models = self.caller.as_ref().and_then(|c| c.models.as_deref());

@@ -67,6 +67,7 @@ async fn cached(
     ask: CacheAsk,
 ) -> Result<Response, GatewayError> {
     let model = model_of(&body);
+    cx.log.edit(|line| line.model.clone_from(&model));
     let hash = match cx.config.cache.enabled() {
         true => cache_hash(route.name(), cx, &body, model.as_deref(), ask).await,
         false => None,
@@ -217,7 +218,7 @@ async fn attempt(
                 GatewayError::Internal("routed to an unconfigured upstream".into())
             })?;
             cx.log.edit(|line| {
-                line.model = Some(candidate.to_owned());
+                line.model.get_or_insert_with(|| candidate.to_owned());
                 line.upstream_model = Some((*name).to_owned());
             });
             let key_models = cx.caller.as_ref().and_then(|c| c.models.as_deref());
@@ -226,7 +227,19 @@ async fn attempt(
                 true => body,
                 false => with_model(&body, name)?,
             };
-            openai::forward(upstream, openai_path, &body, cx.ai.timeout_ms).await
+            let response = openai::forward(upstream, openai_path, &body, cx.ai.timeout_ms).await?;
+            // A whole JSON answer is small: read it, so the log line can carry its tokens.
+            // Streams pass through untouched.
+            let is_json = response
+                .headers()
+                .get("content-type")
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.starts_with("application/json"));
+            match is_json && response.status_code() == 200 {
+                true => Ok(keep::whole(response).await?.0),
+                false => Ok(response),
+            }
         }
     }
 }
@@ -277,6 +290,7 @@ async fn begin_idempotent(
     match step {
         IdempotencyStep::Replay(kept) => {
             note_idempotency(cx, "replayed");
+            cx.log.edit(|line| line.model = model_of(body));
             note_usage(cx, &kept);
             let response = keep::response_of(&kept);
             let _ = response.headers().set("idempotent-replayed", "true");
