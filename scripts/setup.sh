@@ -5,6 +5,7 @@
 #   - npm packages from package-lock.json (miniflare/workerd, wrangler, openai, binaryen, ajv,
 #     playwright-core, …)
 #   - Debian's chromium package (/usr/bin/chromium), for the browser test of /models/search
+#   - Debian's jq package, which scripts/api/*.sh (and their test) use beside curl
 # Only crates.io, the npm registry and Debian's packages are used; nothing is downloaded from
 # GitHub, and no test tool downloads a browser of its own (playwright-core never does; the
 # browser test drives /usr/bin/chromium and skips when it is missing).
@@ -42,18 +43,27 @@ fi
 
 # Best effort: on a machine without apt (or without root/sudo) the rest still works, and the
 # browser test skips with a message.
-install_chromium() {
+apt_updated=0
+apt_install() {
   command -v apt-get >/dev/null || { echo "apt-get not found" >&2; return 1; }
   local sudo=""
   if [ "$(id -u)" != 0 ]; then
     command -v sudo >/dev/null || { echo "not root and sudo not found" >&2; return 1; }
     sudo="sudo -n"
   fi
-  $sudo apt-get update -q && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+  if [ "$apt_updated" = 0 ]; then
+    $sudo apt-get update -q || return 1
+    apt_updated=1
+  fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
 }
+if ! command -v jq >/dev/null; then
+  step "installing Debian's jq with apt-get (for scripts/api/*.sh)"
+  apt_install jq || echo "WARNING: jq could not be installed; tests/e2e/api-scripts.test.mjs will be skipped" >&2
+fi
 if [ ! -x /usr/bin/chromium ]; then
   step "installing Debian's chromium with apt-get (for the browser test of /models/search)"
-  if install_chromium && [ -x /usr/bin/chromium ]; then
+  if apt_install chromium && [ -x /usr/bin/chromium ]; then
     echo "installed $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
   else
     echo "WARNING: chromium could not be installed; the browser test in tests/e2e/models-search.test.mjs will be skipped" >&2
