@@ -125,9 +125,41 @@ pub fn resolve(requested: &str, overrides: &AliasOverrides) -> Result<ResolvedMo
     })
 }
 
+/// The README's alias table (Markdown), one row per Workers AI model in `ALIASES` order.
+pub fn alias_table_markdown() -> String {
+    let mut rows: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (alias, id) in ALIASES {
+        match rows.iter_mut().find(|(model, _)| model == id) {
+            Some((_, aliases)) => aliases.push(alias),
+            None => rows.push((id, vec![alias])),
+        }
+    }
+    let mut table = String::from("| alias | Workers AI model |\n| --- | --- |\n");
+    for (id, aliases) in rows {
+        let names: Vec<String> = aliases.iter().map(|a| format!("`{a}`")).collect();
+        table.push_str(&format!("| {} | `{id}` |\n", names.join(", ")));
+    }
+    table
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readme_alias_table_matches_the_code() {
+        let readme = include_str!("../../README.md");
+        let table = readme
+            .split_once("<!-- aliases:start -->\n")
+            .and_then(|(_, rest)| rest.split_once("<!-- aliases:end -->"))
+            .map(|(table, _)| table);
+        let expected = alias_table_markdown();
+        assert_eq!(
+            table,
+            Some(expected.as_str()),
+            "README.md's alias table (between <!-- aliases:start --> and <!-- aliases:end -->) is out of date with src/models/mod.rs; replace it with:\n{expected}"
+        );
+    }
 
     fn none() -> AliasOverrides {
         AliasOverrides::default()
