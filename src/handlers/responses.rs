@@ -41,8 +41,12 @@ pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Respon
         .apply_to_chat(&mut draft.chat_request, "max_output_tokens")?;
     cx.check_model_name(request.model.as_deref())?;
     let images = fetch_images(remote_image_urls(&draft.chat_request, &cx.config.aliases)?).await?;
-    let plan = plan_responses(&request, draft, &cx.config.aliases, &images)?;
-    // Without the binding `store` is accepted and ignored, as documented.
+    let mut plan = plan_responses(&request, draft, &cx.config.aliases, &images)?;
+    // Without the binding `store` is accepted and ignored, as documented, and the response says
+    // it was not stored.
+    if store.is_none() {
+        plan.echo.store = false;
+    }
     let store = store.filter(|_| plan.store);
     let ctx = new_context("resp_", &plan.chat.model.requested);
 
@@ -121,7 +125,12 @@ async fn save(
 
 fn store_for_reading(cx: &RequestContext<'_>, id: &str) -> Result<ResponseStore, GatewayError> {
     // Without the binding nothing was ever stored.
-    ResponseStore::of(cx.env).ok_or_else(|| store::not_found(id))
+    ResponseStore::of(cx.env).ok_or_else(|| {
+        GatewayError::NotFound(format!(
+            "Response with id '{id}' not found: this gateway has no {} KV namespace bound, so it stores no responses. Send the whole conversation in `input` instead.",
+            store::BINDING
+        ))
+    })
 }
 
 pub async fn retrieve(id: &str, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
