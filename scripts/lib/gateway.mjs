@@ -66,6 +66,7 @@ export async function startGateway({
   }
   const { vars, compatibilityDate } = readWranglerToml();
   const logs = [];
+  let workerStderr; // unpiped on dispose, or each gateway leaves listeners on process.stderr
   const mf = new Miniflare({
     host,
     port,
@@ -80,6 +81,7 @@ export async function startGateway({
         if (printLogs) console.log(line);
       });
       stderr.pipe(process.stderr);
+      workerStderr = stderr;
     },
     workers: [
       {
@@ -98,5 +100,9 @@ export async function startGateway({
     ],
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, mf, logs, dispose: () => mf.dispose() };
+  const dispose = async () => {
+    await mf.dispose();
+    workerStderr?.unpipe(process.stderr);
+  };
+  return { url, mf, logs, dispose };
 }

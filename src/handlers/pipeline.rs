@@ -10,8 +10,9 @@ use crate::error::GatewayError;
 use crate::models::resolve;
 use crate::platform::ai::error_message;
 use crate::platform::keep::{self, sha256};
-use crate::platform::openai;
+use crate::platform::log::logged_stream;
 use crate::platform::store::{kv_delete, kv_get, kv_put};
+use crate::platform::{http, openai};
 use crate::policy::cache::{CacheAsk, CacheDecision};
 use crate::policy::idempotency::{self, IdempotencyStep, KeptResponse};
 use crate::policy::log::TokenUsage;
@@ -81,13 +82,29 @@ async fn cached(
             return Ok(response);
         }
     }
-    let response = through_chain(route, openai_path, req, cx, body, model).await?;
+    let result = through_chain(route, openai_path, req, cx, body, model).await;
     let Some(hash) = hash else {
-        return Ok(response);
+        return result;
     };
+    let response = match result {
+        Ok(response) => response,
+        Err(err) => {
+            cx.log.edit(|line| line.error_code = err.code());
+            http::error(&err)
+        }
+    };
+    let _ = response.headers().set("x-cache", "MISS");
     if response.status_code() != 200 {
         note_cache(cx, "miss (not stored: error)");
-        let _ = response.headers().set("x-cache", "MISS");
+        return Ok(response);
+    }
+    // A fallback's answer is not what the model asked for would say: ask again next time.
+    if response
+        .headers()
+        .has("x-gateway-fallback-from")
+        .unwrap_or(false)
+    {
+        note_cache(cx, "miss (not stored: fallback)");
         return Ok(response);
     }
     let (response, kept) = keep::whole(response).await?;
@@ -222,7 +239,10 @@ async fn attempt(
                 line.upstream_model = Some((*name).to_owned());
             });
             let key_models = cx.caller.as_ref().and_then(|c| c.models.as_deref());
-            cx.config.limits.check_names(candidate, name, key_models)?;
+            // By the name sent only: `openai/gpt-4` must not pass as the Workers AI alias `gpt-4`.
+            cx.config
+                .limits
+                .check_names(candidate, candidate, key_models)?;
             let body = match *name == candidate {
                 true => body,
                 false => with_model(&body, name)?,
@@ -230,13 +250,19 @@ async fn attempt(
             let response = openai::forward(upstream, openai_path, &body, cx.ai.timeout_ms).await?;
             // A whole JSON answer is small: read it, so the log line can carry its tokens.
             // Streams pass through untouched.
-            let is_json = response
+            let content_type = response
                 .headers()
                 .get("content-type")
                 .ok()
                 .flatten()
-                .is_some_and(|t| t.starts_with("application/json"));
-            match is_json && response.status_code() == 200 {
+                .unwrap_or_default();
+            if content_type.starts_with("text/event-stream") && response.status_code() == 200 {
+                // The log line waits for the stream's end.
+                if let ResponseBody::Stream(stream) = response.body() {
+                    return Ok(http::event_stream(logged_stream(stream, &cx.log)));
+                }
+            }
+            match content_type.starts_with("application/json") && response.status_code() == 200 {
                 true => Ok(keep::whole(response).await?.0),
                 false => Ok(response),
             }

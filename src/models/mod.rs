@@ -7,6 +7,7 @@ pub use catalogue::{Capabilities, Family, ModelSpec, CATALOGUE};
 pub use listing::{list_models, ListedModel};
 
 use crate::error::GatewayError;
+use crate::policy::upstream;
 use std::collections::BTreeMap;
 
 /// OpenAI names clients send out of habit, and the Workers AI model that answers them.
@@ -102,6 +103,10 @@ pub fn resolve(requested: &str, overrides: &AliasOverrides) -> Result<ResolvedMo
     let upstream_id = match alias_target(name, overrides) {
         Some(target) => target,
         None if is_workers_ai_id(name) => name,
+        // Reaches here only when no OpenAI-compatible upstream is configured.
+        None if name.starts_with(upstream::OPENAI_PREFIX) => {
+            return Err(upstream::no_openai_upstream(name))
+        }
         None => {
             return Err(GatewayError::ModelNotFound {
                 model: name.to_owned(),

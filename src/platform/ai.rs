@@ -198,6 +198,8 @@ impl StreamTranslator {
     }
 
     pub fn fail(&mut self, message: &str) -> js_sys::Uint8Array {
+        let code = upstream_error_from_message(message).code();
+        self.log.edit(|line| line.error_code = code);
         self.inner.fail(message).into()
     }
 

@@ -269,11 +269,15 @@ export async function cachePut(key, value, ttlSeconds) {
   await caches.default.put(cacheUrl(key), new Response(value, { headers }));
 }
 
+// An error event in an OpenAI chat stream (`data: {"error":…}`) or a Responses stream.
+const FAILED_STREAM = /(^|\n)(data: \{"error":|event: (error|response\.failed)\n)/;
+
 /**
  * Passes `stream` through to the client and, when it ends normally, stores
  * `{...meta, response: {...meta.response, body: <all text>}}` in `kv` under `key` (an idempotent
- * stream, replayed as the same events). If the client goes away first nothing is stored, and the
- * claim on the key expires by itself.
+ * stream, replayed as the same events). A stream that ended with an error event releases the key
+ * instead, so a retry runs again. If the client goes away first nothing is stored, and the claim
+ * on the key expires by itself.
  */
 export function keepStream(stream, kv, key, metaJson, ttlSeconds) {
   const decoder = new TextDecoder();
@@ -289,11 +293,54 @@ export function keepStream(stream, kv, key, metaJson, ttlSeconds) {
         const meta = JSON.parse(metaJson);
         meta.response.body = text;
         try {
-          await kv.put(key, JSON.stringify(meta), { expirationTtl: ttlSeconds });
+          if (FAILED_STREAM.test(text)) await kv.delete(key);
+          else await kv.put(key, JSON.stringify(meta), { expirationTtl: ttlSeconds });
         } catch (error) {
           console.error(`could not keep the idempotent stream ${key}: ${errorMessage(error)}`);
         }
       },
     }),
+  );
+}
+
+/**
+ * Passes an upstream's stream through unchanged and frees `guard` (which holds the request's log
+ * line) when it ends, fails or the client cancels it, so the line is written then. The stream's
+ * last 2 KB of text go to `guard.finish` first: its `usage` chunk, if any, is near the end.
+ */
+export function guardStream(upstream, guard) {
+  const reader = upstream.getReader();
+  const decoder = new TextDecoder();
+  let tail = "";
+  let freed = false;
+  const release = (ended) => {
+    if (freed) return;
+    freed = true;
+    if (ended) guard.finish(tail);
+    guard.free();
+  };
+  return new ReadableStream(
+    {
+      async pull(controller) {
+        try {
+          const { value, done } = await reader.read();
+          if (done) {
+            release(true);
+            controller.close();
+            return;
+          }
+          tail = (tail + decoder.decode(value, { stream: true })).slice(-2048);
+          controller.enqueue(value);
+        } catch (error) {
+          release(false);
+          controller.error(error);
+        }
+      },
+      cancel(reason) {
+        release(false);
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
   );
 }

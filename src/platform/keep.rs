@@ -96,7 +96,14 @@ pub async fn whole(response: Response) -> Result<(Response, KeptResponse), Gatew
         }
     };
     let kept = kept_of(status, content_type, bytes);
-    Ok((response_of(&kept), kept))
+    let replacement = response_of(&kept);
+    // Keep what else was set on it (retry-after, x-gateway-*, …).
+    for (name, value) in response.headers().entries() {
+        if name != "content-length" {
+            let _ = replacement.headers().set(&name, &value);
+        }
+    }
+    Ok((replacement, kept))
 }
 
 fn kept_of(status: u16, content_type: String, bytes: Vec<u8>) -> KeptResponse {

@@ -5,7 +5,10 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::policy::log::RequestLog;
+use wasm_bindgen::prelude::*;
+use worker::web_sys::ReadableStream;
+
+use crate::policy::log::{RequestLog, TokenUsage};
 
 pub struct PendingLog {
     line: RefCell<RequestLog>,
@@ -40,4 +43,38 @@ impl Drop for PendingLog {
         }
         worker::console_log!("{}", line.to_json());
     }
+}
+
+/// Holds the log line while a stream passed through from upstream is sent; JS frees it at the
+/// stream's end.
+#[wasm_bindgen]
+pub struct LogGuard {
+    log: Rc<PendingLog>,
+}
+
+#[wasm_bindgen]
+impl LogGuard {
+    /// The stream ended: notes the tokens of its last `usage`, if `tail` holds one.
+    pub fn finish(&self, tail: &str) {
+        if let Some(usage) = TokenUsage::of_json_answer(tail) {
+            self.log.edit(|line| line.record_usage(usage));
+        }
+    }
+}
+
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = guardStream)]
+    fn guard_stream(upstream: &ReadableStream, guard: LogGuard) -> ReadableStream;
+}
+
+/// `upstream`, unchanged, with the request's log line written when it ends.
+pub fn logged_stream(upstream: &ReadableStream, log: &Rc<PendingLog>) -> ReadableStream {
+    log.edit(|line| line.stream = true);
+    guard_stream(
+        upstream,
+        LogGuard {
+            log: Rc::clone(log),
+        },
+    )
 }

@@ -116,11 +116,7 @@ impl UpstreamConfig {
                     "`openai/` needs a model name after it, e.g. `openai/gpt-4o-mini`.",
                     Some("model"),
                 )),
-                None => Err(GatewayError::InvalidRequest {
-                    message: format!("`{model}` is routed to an OpenAI-compatible upstream, and this gateway has none configured (the operator sets the OPENAI_API_KEY secret). Use a Workers AI model instead; GET /v1/models lists them."),
-                    param: Some("model"),
-                    code: Some("model_not_available"),
-                }),
+                None => Err(no_openai_upstream(model)),
             };
         }
         match &self.openai {
@@ -176,6 +172,15 @@ impl UpstreamConfig {
             },
         };
         serde_json::to_string(&options).unwrap_or_default()
+    }
+}
+
+/// The 400 for an `openai/…` model on a gateway without `OPENAI_API_KEY`.
+pub fn no_openai_upstream(model: &str) -> GatewayError {
+    GatewayError::InvalidRequest {
+        message: format!("`{model}` is routed to an OpenAI-compatible upstream, and this gateway has none configured (the operator sets the OPENAI_API_KEY secret). Use a Workers AI model instead; GET /v1/models lists them."),
+        param: Some("model"),
+        code: Some("model_not_available"),
     }
 }
 
