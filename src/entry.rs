@@ -9,7 +9,7 @@ use crate::error::GatewayError;
 use crate::handlers::{header, pipeline, RequestContext};
 use crate::platform::ai::AiCall;
 use crate::platform::http;
-use crate::platform::log::PendingLog;
+use crate::platform::log::{settled_of, PendingLog};
 use crate::platform::rate_limit;
 use crate::platform::{self, store};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
@@ -26,7 +26,7 @@ fn var(env: &Env, name: &str) -> Option<String> {
 }
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let origin = header(&req, "origin");
     let request_id = header(&req, "x-request-id")
         .filter(|id| !id.is_empty() && id.len() <= 200)
@@ -65,7 +65,17 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
         ResponseBody::Body(bytes) => std::str::from_utf8(bytes)
             .ok()
             .and_then(TokenUsage::of_json_answer),
-        _ => None,
+        ResponseBody::Stream(stream) => {
+            // Keeps the request alive until the stream ends or the client leaves, so that its
+            // cancel() runs (releasing the translator and writing the log line).
+            if let Some(settled) = settled_of(stream) {
+                ctx.wait_until(async move {
+                    let _ = wasm_bindgen_futures::JsFuture::from(settled).await;
+                });
+            }
+            None
+        }
+        ResponseBody::Empty => None,
     };
     let latency_ms = log.elapsed_ms();
     log.edit(|line| {

@@ -66,6 +66,20 @@ export function errorMessage(error) {
 
 const encoder = new TextEncoder();
 
+// Streams the gateway made → a promise settled when each ends or is cancelled. The fetch entry
+// hands it to ctx.waitUntil: without it workerd never runs a stream's cancel() after the client
+// disconnects, so its translator (and the request's log line) would never be released.
+const settledStreams = new WeakMap();
+
+/** The promise a stream of ours settles when it ends or is cancelled; undefined for others. */
+export const settledOf = (stream) => settledStreams.get(stream);
+
+function settling() {
+  let settle;
+  const settled = new Promise((resolve) => (settle = resolve));
+  return { settled, settle };
+}
+
 const toBytes = (value) => (typeof value === "string" ? encoder.encode(value) : value);
 
 /**
@@ -112,17 +126,19 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds)
     throw error;
   }
   let closed = false;
+  const { settled, settle } = settling();
   const close = (controller) => {
     if (closed) return;
     closed = true;
     controller.close();
     translator.free();
+    settle();
   };
   const send = (controller, { out, done }) => {
     if (out.length) controller.enqueue(out);
     if (done) close(controller);
   };
-  return new ReadableStream(
+  const stream = new ReadableStream(
     {
       start(controller) {
         send(controller, first);
@@ -143,12 +159,15 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds)
         if (!closed) {
           closed = true;
           translator.free();
+          settle();
         }
         return reader.cancel(reason);
       },
     },
     { highWaterMark: 0 },
   );
+  settledStreams.set(stream, settled);
+  return stream;
 }
 
 /**
@@ -282,7 +301,7 @@ const FAILED_STREAM = /(^|\n)(data: \{"error":|event: (error|response\.failed)\n
 export function keepStream(stream, kv, key, metaJson, ttlSeconds) {
   const decoder = new TextDecoder();
   let text = "";
-  return stream.pipeThrough(
+  const kept = stream.pipeThrough(
     new TransformStream({
       transform(chunk, controller) {
         text += decoder.decode(chunk, { stream: true });
@@ -301,6 +320,8 @@ export function keepStream(stream, kv, key, metaJson, ttlSeconds) {
       },
     }),
   );
+  if (settledStreams.has(stream)) settledStreams.set(kept, settledStreams.get(stream));
+  return kept;
 }
 
 /**
@@ -313,13 +334,15 @@ export function guardStream(upstream, guard) {
   const decoder = new TextDecoder();
   let tail = "";
   let freed = false;
+  const { settled, settle } = settling();
   const release = (ended) => {
     if (freed) return;
     freed = true;
     if (ended) guard.finish(tail);
     guard.free();
+    settle();
   };
-  return new ReadableStream(
+  const stream = new ReadableStream(
     {
       async pull(controller) {
         try {
@@ -343,4 +366,6 @@ export function guardStream(upstream, guard) {
     },
     { highWaterMark: 0 },
   );
+  settledStreams.set(stream, settled);
+  return stream;
 }

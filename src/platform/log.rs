@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 use worker::web_sys::ReadableStream;
 
 use crate::policy::log::{RequestLog, TokenUsage};
@@ -66,6 +67,14 @@ impl LogGuard {
 extern "C" {
     #[wasm_bindgen(js_name = guardStream)]
     fn guard_stream(upstream: &ReadableStream, guard: LogGuard) -> ReadableStream;
+
+    #[wasm_bindgen(js_name = settledOf)]
+    fn settled_of_js(stream: &ReadableStream) -> JsValue;
+}
+
+/// For a stream the gateway made: a promise settled when it ends or the client cancels it.
+pub fn settled_of(stream: &ReadableStream) -> Option<js_sys::Promise> {
+    settled_of_js(stream).dyn_into::<js_sys::Promise>().ok()
 }
 
 /// `upstream`, unchanged, with the request's log line written when it ends.

@@ -47,7 +47,8 @@ pub fn plan_embeddings(
         r#"{"model":"text-embedding-3-small","input":"Hello"}"#,
     )?;
     let model = models::resolve(request.model.as_deref().unwrap_or(""), overrides)?;
-    if model.spec.family != Family::Embedding {
+    // An id we have no entry for goes to Workers AI, which knows whether it exists.
+    if model.listed && model.spec.family != Family::Embedding {
         return Err(GatewayError::invalid(
             format!(
                 "Model `{}` ({}) is for {}, not embeddings. Use an embeddings model such as `text-embedding-3-small` (@cf/baai/bge-base-en-v1.5) or `@cf/baai/bge-m3`.",

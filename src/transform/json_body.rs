@@ -48,7 +48,7 @@ pub fn parse_body<T: DeserializeOwned>(body: &str, example: &str) -> Result<T, G
         ));
     }
     let mut deserializer = serde_json::Deserializer::from_str(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let inner = err.inner();
         if inner.is_syntax() || inner.is_eof() {
             return GatewayError::invalid(
@@ -68,7 +68,15 @@ pub fn parse_body<T: DeserializeOwned>(body: &str, example: &str) -> Result<T, G
             format!("Invalid `{path}`: {what}.")
         };
         GatewayError::invalid(message, param)
-    })
+    })?;
+    // Anything after the object (`{…} garbage`, `{…}{}`) means the body is not what was meant.
+    deserializer.end().map_err(|err| {
+        GatewayError::invalid(
+            format!("The request body is not valid JSON ({err}): something follows the JSON object. Send one object such as {example}."),
+            None,
+        )
+    })?;
+    Ok(parsed)
 }
 
 /// serde's wording → plain words: no `f64`, no struct or enum names, no line/column.
@@ -94,6 +102,21 @@ fn humanize(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trailing_characters_are_refused() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Body {
+            #[allow(dead_code)]
+            model: String,
+        }
+        assert!(parse_body::<Body>(r#"{"model":"m"}  "#, "{}").is_ok());
+        for body in [r#"{"model":"m"} garbage"#, r#"{"model":"m"}{}"#] {
+            let err = parse_body::<Body>(body, "{}").unwrap_err();
+            assert_eq!(err.status(), 400);
+            assert!(err.to_string().contains("follows the JSON object"), "{err}");
+        }
+    }
     use crate::transform::openai::ChatCompletionRequest;
 
     fn error(body: &str) -> (String, Option<&'static str>) {
