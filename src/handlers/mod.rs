@@ -102,7 +102,7 @@ impl RequestContext<'_> {
         translator: ChatStream,
         store: Option<StreamStore<'_>>,
     ) -> Result<ReadableStream, GatewayError> {
-        ai::translate(upstream, translator, store, &self.log).await
+        ai::translate(upstream, translator, store, &self.log, self.ai.timeout_ms).await
     }
 }
 

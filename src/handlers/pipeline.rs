@@ -250,12 +250,7 @@ async fn attempt(
             let response = openai::forward(upstream, openai_path, &body, cx.ai.timeout_ms).await?;
             // A whole JSON answer is small: read it, so the log line can carry its tokens.
             // Streams pass through untouched.
-            let content_type = response
-                .headers()
-                .get("content-type")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
+            let content_type = http::content_type(&response);
             if content_type.starts_with("text/event-stream") && response.status_code() == 200 {
                 // The log line waits for the stream's end.
                 if let ResponseBody::Stream(stream) = response.body() {
@@ -362,12 +357,7 @@ impl Claim {
             }
         };
         note_idempotency(cx, "stored");
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let content_type = http::content_type(&response);
         if matches!(response.body(), ResponseBody::Stream(_))
             && content_type.starts_with("text/event-stream")
         {

@@ -55,6 +55,7 @@ extern "C" {
         kv: &JsValue,
         key: &str,
         ttl_seconds: f64,
+        timeout_ms: f64,
     ) -> Result<JsValue, JsValue>;
 
     // Takes a JS-owned copy: a `&[u8]` here would reach JS as a view into wasm memory, which the
@@ -230,6 +231,7 @@ pub async fn translate(
     translator: ChatStream,
     store: Option<StreamStore<'_>>,
     log: &Rc<PendingLog>,
+    timeout_ms: f64,
 ) -> Result<ReadableStream, GatewayError> {
     let (kv, key, input_items) = match store {
         Some(store) => (store.kv.clone(), store.key, Some(store.input_items)),
@@ -242,7 +244,7 @@ pub async fn translate(
         log: Rc::clone(log),
     };
     let ttl = crate::platform::store::TTL_SECONDS as f64;
-    translate_stream(upstream, translator.into(), &kv, &key, ttl)
+    translate_stream(upstream, translator.into(), &kv, &key, ttl, timeout_ms)
         .await
         .map(JsCast::unchecked_into)
         .map_err(|err| upstream_error_from_message(&error_message(&err)))

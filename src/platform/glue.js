@@ -93,8 +93,9 @@ const toBytes = (value) => (typeof value === "string" ? encoder.encode(value) : 
  * an error event. After that the stream is pull-based: nothing is read from upstream until the
  * client wants more, so memory stays flat however long the stream is.
  */
-export async function translateStream(upstream, translator, kv, key, ttlSeconds) {
+export async function translateStream(upstream, translator, kv, key, ttlSeconds, timeoutMs) {
   const reader = upstream.getReader();
+  let abandoned = false; // set when the first event took too long: the translator is gone
   const store = async () => {
     const record = kv ? translator.storedRecord() : "";
     if (!record) return;
@@ -108,6 +109,7 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds)
   const next = async () => {
     for (;;) {
       const { value, done } = await reader.read();
+      if (abandoned) return { out: new Uint8Array(0), done: true };
       if (done) {
         const out = translator.finish();
         await store();
@@ -118,12 +120,24 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds)
     }
   };
   let first;
+  let timer;
   try {
-    first = await next();
+    // UPSTREAM_TIMEOUT_MS bounds the wait for the first event too, not only for the stream.
+    const expired = new Promise((_, reject) => {
+      if (timeoutMs)
+        timer = setTimeout(
+          () => reject(new Error(`${TIMEOUT_MARK} the stream sent no event within ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS).`)),
+          timeoutMs,
+        );
+    });
+    first = await Promise.race([next(), expired]);
   } catch (error) {
+    abandoned = true;
     translator.free();
     reader.cancel(error).catch(() => {});
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   let closed = false;
   const { settled, settle } = settling();

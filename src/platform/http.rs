@@ -48,6 +48,16 @@ pub fn event_stream(stream: ReadableStream) -> Response {
     response
 }
 
+/// A response's `content-type`, or empty.
+pub fn content_type(response: &Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+}
+
 pub fn empty(status: u16) -> Response {
     Response::builder().with_status(status).empty()
 }

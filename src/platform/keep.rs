@@ -76,12 +76,10 @@ pub async fn cache_store(env: &Env, hash: &str, kept: &KeptResponse, ttl_seconds
 /// (its body has been read).
 pub async fn whole(response: Response) -> Result<(Response, KeptResponse), GatewayError> {
     let status = response.status_code();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "application/json".to_owned());
+    let content_type = match http::content_type(&response) {
+        t if t.is_empty() => "application/json".to_owned(),
+        t => t,
+    };
     let bytes = match response.body() {
         ResponseBody::Body(bytes) => bytes.clone(),
         ResponseBody::Empty => Vec::new(),
