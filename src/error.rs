@@ -238,7 +238,11 @@ pub fn upstream_error_from_message(raw: &str) -> GatewayError {
     let mut rest = raw.trim();
     // Our own deadline (glue.js `withTimeout`), not an error Workers AI sent.
     if let Some(message) = rest.strip_prefix(TIMEOUT_MARK) {
-        return GatewayError::Timeout(message.trim().to_owned());
+        let message = match message.trim() {
+            "" => "The upstream did not answer in time (UPSTREAM_TIMEOUT_MS).",
+            message => message,
+        };
+        return GatewayError::Timeout(message.to_owned());
     }
     // Skip a leading `SomeError:` class name before the code, if present.
     for _ in 0..2 {
