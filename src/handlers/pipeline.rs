@@ -107,10 +107,10 @@ async fn cached(
         note_cache(cx, "miss (not stored: fallback)");
         return Ok(response);
     }
+    // `whole` keeps the headers set so far, X-Cache among them.
     let (response, kept) = keep::whole(response).await?;
     keep::cache_store(cx.env, &hash, &kept, cx.config.cache.ttl_seconds).await;
     note_cache(cx, "miss");
-    let _ = response.headers().set("x-cache", "MISS");
     Ok(response)
 }
 
