@@ -9,7 +9,7 @@ use crate::error::GatewayError;
 use crate::handlers::{header, pipeline, RequestContext};
 use crate::platform::ai::AiCall;
 use crate::platform::http;
-use crate::platform::log::{settled_of, PendingLog};
+use crate::platform::log::{failed, settled_of, PendingLog};
 use crate::platform::rate_limit;
 use crate::platform::{self, store};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
@@ -62,9 +62,7 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     };
     let _ = response.headers().set("x-request-id", &request_id);
     let usage = match response.body() {
-        ResponseBody::Body(bytes) => std::str::from_utf8(bytes)
-            .ok()
-            .and_then(TokenUsage::of_json_answer),
+        ResponseBody::Body(bytes) => TokenUsage::of_json_answer(bytes),
         ResponseBody::Stream(stream) => {
             // Keeps the request alive until the stream ends or the client leaves, so that its
             // cancel() runs (releasing the translator and writing the log line).
@@ -86,12 +84,6 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         }
     });
     Ok(response)
-}
-
-/// The error response, noting its code in the log line.
-fn failed(err: &GatewayError, log: &PendingLog) -> Response {
-    log.edit(|line| line.error_code = err.code());
-    http::error(err)
 }
 
 async fn handle(

@@ -9,9 +9,9 @@ use super::{dispatch, header, RequestContext};
 use crate::error::GatewayError;
 use crate::models::resolve;
 use crate::platform::ai::error_message;
-use crate::platform::keep::{self, sha256};
-use crate::platform::log::logged_stream;
-use crate::platform::store::{kv_delete, kv_get, kv_put};
+use crate::platform::keep;
+use crate::platform::log::{failed, logged_stream};
+use crate::platform::store::{kv_delete, kv_get, kv_put, sha256};
 use crate::platform::{http, openai};
 use crate::policy::cache::{CacheAsk, CacheDecision};
 use crate::policy::idempotency::{self, IdempotencyStep, KeptResponse};
@@ -88,10 +88,7 @@ async fn cached(
     };
     let response = match result {
         Ok(response) => response,
-        Err(err) => {
-            cx.log.edit(|line| line.error_code = err.code());
-            http::error(&err)
-        }
+        Err(err) => failed(&err, &cx.log),
     };
     let _ = response.headers().set("x-cache", "MISS");
     if response.status_code() != 200 {

@@ -159,14 +159,17 @@ impl AiOutput {
         Ok(match self {
             AiOutput::Json(json) => Whole::Json(json),
             AiOutput::Bytes(bytes) => Whole::Bytes(bytes),
-            AiOutput::Stream(stream) => {
-                let bytes = read_bytes(&stream)
-                    .await
-                    .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
-                Whole::Bytes(js_sys::Uint8Array::new(&bytes).to_vec())
-            }
+            AiOutput::Stream(stream) => Whole::Bytes(read_all(&stream).await?),
         })
     }
+}
+
+/// Every byte of a stream (an image model's PNG answer, or an upstream answer to keep).
+pub async fn read_all(stream: &ReadableStream) -> Result<Vec<u8>, GatewayError> {
+    let bytes = read_bytes(stream)
+        .await
+        .map_err(|err| upstream_error_from_message(&error_message(&err)))?;
+    Ok(js_sys::Uint8Array::new(&bytes).to_vec())
 }
 
 /// The Rust half of a translated stream: JS calls these once per chunk.

@@ -123,14 +123,14 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds,
   let timer;
   try {
     // UPSTREAM_TIMEOUT_MS bounds the wait for the first event too, not only for the stream.
-    const expired = new Promise((_, reject) => {
-      if (timeoutMs)
+    const expired = () =>
+      new Promise((_, reject) => {
         timer = setTimeout(
           () => reject(new Error(`${TIMEOUT_MARK} the stream sent no event within ${timeoutMs} ms (UPSTREAM_TIMEOUT_MS).`)),
           timeoutMs,
         );
-    });
-    first = await Promise.race([next(), expired]);
+      });
+    first = await (timeoutMs ? Promise.race([next(), expired()]) : next());
   } catch (error) {
     abandoned = true;
     translator.free();

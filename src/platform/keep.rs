@@ -8,7 +8,7 @@ use worker::web_sys::ReadableStream;
 use worker::{Env, Response, ResponseBody};
 
 use crate::error::GatewayError;
-use crate::platform::ai::error_message;
+use crate::platform::ai::{error_message, read_all};
 use crate::platform::binding;
 use crate::platform::http;
 use crate::platform::store::{kv_get, kv_put, BINDING as KV_BINDING};
@@ -20,10 +20,6 @@ extern "C" {
     async fn cache_get(key: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(catch, js_name = cachePut)]
     async fn cache_put(key: &str, value: &str, ttl_seconds: f64) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_name = sha256Hex)]
-    async fn sha256_hex(text: &str) -> JsValue;
-    #[wasm_bindgen(catch, js_name = readBytes)]
-    async fn read_bytes(stream: &ReadableStream) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_name = keepStream)]
     fn keep_stream(
         stream: &ReadableStream,
@@ -32,11 +28,6 @@ extern "C" {
         meta: &str,
         ttl_seconds: f64,
     ) -> ReadableStream;
-}
-
-/// SHA-256 of `text`, as hex.
-pub async fn sha256(text: &str) -> String {
-    sha256_hex(text).await.as_string().unwrap_or_default()
 }
 
 /// The KV namespace, if bound.
@@ -83,15 +74,7 @@ pub async fn whole(response: Response) -> Result<(Response, KeptResponse), Gatew
     let bytes = match response.body() {
         ResponseBody::Body(bytes) => bytes.clone(),
         ResponseBody::Empty => Vec::new(),
-        ResponseBody::Stream(stream) => {
-            let bytes = read_bytes(stream).await.map_err(|err| {
-                GatewayError::Internal(format!(
-                    "could not read the answer: {}",
-                    error_message(&err)
-                ))
-            })?;
-            js_sys::Uint8Array::new(&bytes).to_vec()
-        }
+        ResponseBody::Stream(stream) => read_all(stream).await?,
     };
     let kept = kept_of(status, content_type, bytes);
     let replacement = response_of(&kept);
@@ -105,22 +88,22 @@ pub async fn whole(response: Response) -> Result<(Response, KeptResponse), Gatew
 }
 
 fn kept_of(status: u16, content_type: String, bytes: Vec<u8>) -> KeptResponse {
-    let text = is_text(&content_type)
-        .then(|| String::from_utf8(bytes.clone()).ok())
-        .flatten();
-    match text {
-        Some(body) => KeptResponse {
-            status,
-            content_type,
-            body,
-            base64: false,
-        },
-        None => KeptResponse {
-            status,
-            content_type,
-            body: base64::engine::general_purpose::STANDARD.encode(&bytes),
-            base64: true,
-        },
+    let text = match is_text(&content_type) {
+        true => String::from_utf8(bytes).map_err(|err| err.into_bytes()),
+        false => Err(bytes),
+    };
+    let (body, base64) = match text {
+        Ok(text) => (text, false),
+        Err(bytes) => (
+            base64::engine::general_purpose::STANDARD.encode(bytes),
+            true,
+        ),
+    };
+    KeptResponse {
+        status,
+        content_type,
+        body,
+        base64,
     }
 }
 

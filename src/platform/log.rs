@@ -9,6 +9,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::web_sys::ReadableStream;
 
+use worker::Response;
+
+use crate::error::GatewayError;
+use crate::platform::http;
 use crate::policy::log::{RequestLog, TokenUsage};
 
 pub struct PendingLog {
@@ -33,6 +37,12 @@ impl PendingLog {
     pub fn edit<R>(&self, edit: impl FnOnce(&mut RequestLog) -> R) -> R {
         edit(&mut self.line.borrow_mut())
     }
+}
+
+/// The error response, noting its code in the log line.
+pub fn failed(err: &GatewayError, log: &PendingLog) -> Response {
+    log.edit(|line| line.error_code = err.code());
+    http::error(err)
 }
 
 impl Drop for PendingLog {

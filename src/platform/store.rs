@@ -28,6 +28,11 @@ extern "C" {
 }
 
 pub const BINDING: &str = "GATEWAY_KV";
+
+/// SHA-256 of `text`, as hex (stored keys, cache keys and idempotency keys are filed by it).
+pub async fn sha256(text: &str) -> String {
+    sha256_hex(text).await.as_string().unwrap_or_default()
+}
 /// OpenAI keeps stored responses for 30 days.
 pub const TTL_SECONDS: u64 = 30 * 24 * 60 * 60;
 
@@ -41,7 +46,7 @@ pub async fn stored_key_record(env: &Env, key: &str) -> Result<Option<String>, G
     let Some(kv) = binding(env, BINDING) else {
         return Ok(None);
     };
-    let hash = sha256_hex(key).await.as_string().unwrap_or_default();
+    let hash = sha256(key).await;
     let record = kv_get(&kv, &stored_key_name(&hash)).await.map_err(|err| {
         GatewayError::Internal(format!(
             "Could not read API keys from GATEWAY_KV: {}",

@@ -58,13 +58,17 @@ impl From<crate::transform::openai::Usage> for TokenUsage {
 }
 
 impl TokenUsage {
-    /// The last `"usage"` object of a JSON answer, found without parsing the rest of it (answers
-    /// put usage last; an embedding list before it can be large).
-    pub fn of_json_answer(body: &str) -> Option<TokenUsage> {
-        let at = body.rfind("\"usage\"")?;
-        let rest = body.get(at + "\"usage\"".len()..)?.trim_start();
-        let rest = rest.strip_prefix(':')?;
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<TokenUsage>();
+    /// The last `"usage"` object of a JSON answer (text or bytes), found without parsing or
+    /// validating the rest of it (answers put usage near the end; an embedding list before it can
+    /// be large).
+    pub fn of_json_answer(body: impl AsRef<[u8]>) -> Option<TokenUsage> {
+        const KEY: &[u8] = b"\"usage\"";
+        let body = body.as_ref();
+        let at = body.windows(KEY.len()).rposition(|w| w == KEY)?;
+        let rest = body.get(at + KEY.len()..)?;
+        let colon = rest.iter().position(|b| !b.is_ascii_whitespace())?;
+        let rest = rest.get(colon..)?.strip_prefix(b":")?;
+        let mut values = serde_json::Deserializer::from_slice(rest).into_iter::<TokenUsage>();
         values.next()?.ok()
     }
 }
