@@ -64,6 +64,11 @@ pub enum GatewayError {
     #[error("{0}")]
     Unreachable(String),
 
+    /// The OpenAI-compatible upstream failed with a body that is not an OpenAI error; its status
+    /// is kept (so a 5xx still moves a fallback chain on).
+    #[error("{message}")]
+    UpstreamStatus { status: u16, message: String },
+
     /// The OpenAI-compatible upstream refused the gateway's own key: the operator's problem, not
     /// the client's, so it is not passed on as a 401.
     #[error("{0}")]
@@ -109,6 +114,7 @@ impl GatewayError {
             GatewayError::Upstream { code, .. } => upstream_status(*code),
             GatewayError::Timeout(_) => 504,
             GatewayError::UpstreamRefusedKey(_) | GatewayError::Unreachable(_) => 502,
+            GatewayError::UpstreamStatus { status, .. } => *status,
             GatewayError::Conflict { .. } => 409,
             GatewayError::Unprocessable { .. } => 422,
         }
@@ -123,7 +129,8 @@ impl GatewayError {
                 GatewayError::Upstream { .. }
                 | GatewayError::Timeout(_)
                 | GatewayError::UpstreamRefusedKey(_)
-                | GatewayError::Unreachable(_) => "upstream_error",
+                | GatewayError::Unreachable(_)
+                | GatewayError::UpstreamStatus { .. } => "upstream_error",
                 GatewayError::NotServed(_) => "invalid_request_error",
                 _ => "server_error",
             },
@@ -155,6 +162,7 @@ impl GatewayError {
             GatewayError::Timeout(_) => Some("upstream_timeout".into()),
             GatewayError::UpstreamRefusedKey(_) => Some("upstream_auth_failed".into()),
             GatewayError::Unreachable(_) => Some("upstream_unreachable".into()),
+            GatewayError::UpstreamStatus { .. } => Some("upstream_error".into()),
             GatewayError::Conflict { code, .. } | GatewayError::Unprocessable { code, .. } => {
                 Some((*code).into())
             }
@@ -345,6 +353,10 @@ mod tests {
             GatewayError::Timeout("slow".into()),
             GatewayError::UpstreamRefusedKey("refused".into()),
             GatewayError::Unreachable("connection refused".into()),
+            GatewayError::UpstreamStatus {
+                status: 503,
+                message: "Service Unavailable".into(),
+            },
             GatewayError::Conflict {
                 message: "busy".into(),
                 code: "idempotency_key_in_use",

@@ -58,6 +58,28 @@ pub async fn forward(
             upstream_message(&detail)
         )));
     }
+    // An error that is not OpenAI JSON (a proxy's HTML page, say) becomes one, with its status.
+    let is_json = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .is_some_and(|t| t.starts_with("application/json"));
+    if status >= 400 && !is_json {
+        let detail = response_text(&response)
+            .await
+            .ok()
+            .and_then(|text| text.as_string())
+            .unwrap_or_default();
+        return Err(GatewayError::UpstreamStatus {
+            status,
+            message: format!(
+                "The OpenAI-compatible upstream ({}) answered HTTP {status}: {}",
+                upstream.base,
+                upstream_message(&detail)
+            ),
+        });
+    }
     Ok(Response::from(response))
 }
 

@@ -60,7 +60,8 @@ function assertNoKeysInLogs(gw, label) {
 /**
  * A fake OpenAI-compatible upstream on loopback. It records every request ({method, path,
  * headers, body, raw}) and is steered by markers anywhere in the body text:
- * `[[fake:status=N]]` answers N with an OpenAI error body, `[[fake:hang]]` never answers,
+ * `[[fake:status=N]]` answers N with an OpenAI error body, `[[fake:html]]` a 503 HTML page,
+ * `[[fake:hang]]` never answers,
  * `[[fake:hold]]` (streams) holds the last chunks until `release()` (or 5 s). `failNext = n`
  * makes the next n requests 503s.
  */
@@ -96,6 +97,12 @@ async function startFakeOpenAI() {
       res.end(typeof value === "string" ? value : JSON.stringify(value));
     };
     if (rawBody.includes("[[fake:hang]]")) return; // never answers (the socket is destroyed at close)
+    if (rawBody.includes("[[fake:html]]")) {
+      // A proxy in front of the upstream failing with its own page, not an OpenAI error.
+      res.writeHead(503, { "content-type": "text/html" });
+      res.end("<html><body>Service Unavailable</body></html>");
+      return;
+    }
     const forced = /\[\[fake:status=(\d+)\]\]/.exec(rawBody)?.[1];
     let status = forced ? Number(forced) : 200;
     if (status === 200 && fake.failNext > 0) {
@@ -717,6 +724,14 @@ describe("OpenAI-compatible upstream", () => {
     assert.match(denied.json.error.message, /OPENAI_API_KEY/);
     assert.ok(!denied.text.includes(UPSTREAM_KEY));
     assert.equal((await denied.log()).error_code, "upstream_auth_failed");
+  });
+
+  test("an upstream error that is not OpenAI JSON becomes an OpenAI error with the same status", async () => {
+    const r = await chat(gw, { model: "openai/gpt-4o-mini", messages: user("[[fake:html]]") });
+    assert.equal(r.status, 503, r.text);
+    checkErrorBody(r.json, "html error");
+    assert.equal(r.json.error.code, "upstream_error");
+    assert.match(r.json.error.message, /HTTP 503: <html><body>Service Unavailable/);
   });
 
   test("an unreachable upstream is a 502 upstream_unreachable", async () => {
