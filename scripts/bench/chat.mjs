@@ -1,8 +1,10 @@
 // Measures what the gateway adds over a pass-through worker, both in workerd against the local
 // Workers AI emulator (zero delay): CPU per non-stream chat request, CPU per streamed token, and
-// client-side latency. Each runs in its own workerd process, whose CPU time is read from /proc.
+// client-side latency (what the gateway adds over calling the emulator directly), and cold start.
+// Each runs in its own workerd process, whose CPU time is read from /proc.
 //
-//   node scripts/bench/chat.mjs [--requests 400] [--streams 40] [--tokens 200] [--rounds 3]
+//   node scripts/bench/chat.mjs [--requests 100] [--streams 10] [--tokens 200] [--rounds 15] [--cold 5]
+// (requests and streams are per round)
 // Needs a build (bash scripts/build.sh). Loopback only; bounded; stops by itself.
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
@@ -13,18 +15,19 @@ import { emulatorWorker } from "../../emulator/load.mjs";
 
 const { values } = parseArgs({
   options: {
-    requests: { type: "string", default: "400" },
-    streams: { type: "string", default: "40" },
+    requests: { type: "string", default: "100" },
+    streams: { type: "string", default: "10" },
     tokens: { type: "string", default: "200" },
-    rounds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "15" },
+    cold: { type: "string", default: "5" },
   },
 });
 const ROUNDS = Number(values.rounds);
 const REQUESTS = Number(values.requests);
 const STREAMS = Number(values.streams);
 const TOKENS = Number(values.tokens);
+const COLD = Number(values.cold);
 const KEY = "sk-bench-0123456789";
-const TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU in 1/100 s
 
 function workerdPids() {
   const pids = new Set();
@@ -37,9 +40,16 @@ function workerdPids() {
   return pids;
 }
 
+// CPU time of all the process's threads in ns from /proc/<pid>/task/*/schedstat (the scheduler's
+// own accounting), not /proc/<pid>/stat's 10 ms ticks, so short runs are not quantised.
 function cpuMs(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS; // utime + stime
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
+    } catch {} // a thread that ended between the listing and the read
+  }
+  return ns / 1e6;
 }
 
 async function startWithPid(start) {
@@ -92,23 +102,30 @@ async function post(url, body) {
 }
 
 async function measure(target, count, body) {
-  for (let i = 0; i < 20; i++) await post(target.url, body); // warm up (JIT, wasm tiers)
   const cpuBefore = cpuMs(target.pid);
   const latencies = [];
-  const started = performance.now();
   for (let i = 0; i < count; i++) {
     const t = performance.now();
     await post(target.url, body);
     latencies.push(performance.now() - t);
   }
-  const wall = performance.now() - started;
-  latencies.sort((a, b) => a - b);
-  return {
-    cpuPerRequestMs: (cpuMs(target.pid) - cpuBefore) / count,
-    p50: latencies[Math.floor(count * 0.5)],
-    p99: latencies[Math.floor(count * 0.99)],
-    rps: (count * 1000) / wall,
-  };
+  return { cpuPerRequestMs: (cpuMs(target.pid) - cpuBefore) / count, latencies };
+}
+
+const median = (values) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
+const percentile = (values, p) => [...values].sort((x, y) => x - y)[Math.floor(values.length * p)];
+
+/** Cold start: a fresh workerd each time, timed from start to the first answer. */
+async function coldStart(start, body) {
+  const times = [];
+  for (let i = 0; i < COLD; i++) {
+    const t = performance.now();
+    const target = await start();
+    await post(target.url, body);
+    times.push(performance.now() - t);
+    await target.dispose();
+  }
+  return median(times);
 }
 
 const base = await startWithPid(passthrough);
@@ -119,26 +136,39 @@ try {
     ["non-stream chat (20 tokens)", REQUESTS, chatBody(false, 20), 1],
     [`stream chat (${TOKENS} tokens)`, STREAMS, chatBody(true, TOKENS), TOKENS],
   ]) {
-    // Alternate the two targets over several rounds and keep the median round of each, so a
-    // burst of load from elsewhere on the machine does not land on one side only.
+    for (const target of [base, gateway]) for (let i = 0; i < 30; i++) await post(target.url, body); // JIT, wasm tiers
+    // Short alternating rounds; the figure is the median of each round's difference, so load
+    // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
     const bs = [];
     const gs = [];
+    const diffs = [];
+    const latency = { b: [], g: [] };
     for (let round = 0; round < ROUNDS; round++) {
-      bs.push(await measure(base, count, body));
-      gs.push(await measure(gateway, count, body));
+      const b = await measure(base, count, body);
+      const g = await measure(gateway, count, body);
+      bs.push(b.cpuPerRequestMs);
+      gs.push(g.cpuPerRequestMs);
+      diffs.push(g.cpuPerRequestMs - b.cpuPerRequestMs);
+      latency.b.push(...b.latencies);
+      latency.g.push(...g.latencies);
     }
-    const median = (runs) => runs.sort((x, y) => x.cpuPerRequestMs - y.cpuPerRequestMs)[Math.floor(runs.length / 2)];
-    rows.push({ label, b: median(bs), g: median(gs), per });
+    rows.push({ label, b: median(bs), g: median(gs), added: median(diffs), per, latency });
   }
   const f = (n, d = 3) => n.toFixed(d);
-  console.log(`\nworkerd CPU from /proc (10 ms ticks; median of ${ROUNDS} alternating rounds); latency at the client\n`);
+  console.log(`\nworkerd CPU from /proc/<pid>/task/*/schedstat, median of ${ROUNDS} alternating rounds; latency at the client\n`);
   console.log("| case | pass-through CPU/req | gateway CPU/req | gateway adds | per token | p50 pass / gateway | p99 pass / gateway |");
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
-  for (const { label, b, g, per } of rows) {
-    const added = g.cpuPerRequestMs - b.cpuPerRequestMs;
+  for (const { label, b, g, added, per, latency } of rows) {
+    const p = (side, q) => f(percentile(latency[side], q), 2);
     console.log(
-      `| ${label} | ${f(b.cpuPerRequestMs)} ms | ${f(g.cpuPerRequestMs)} ms | ${f(added)} ms | ${per > 1 ? f((added * 1000) / per, 1) + " µs" : "–"} | ${f(b.p50, 2)} / ${f(g.p50, 2)} ms | ${f(b.p99, 2)} / ${f(g.p99, 2)} ms |`,
+      `| ${label} | ${f(b)} ms | ${f(g)} ms | ${f(added)} ms | ${per > 1 ? f((added * 1000) / per, 1) + " µs" : "–"} | ${p("b", 0.5)} / ${p("g", 0.5)} ms | ${p("b", 0.99)} / ${p("g", 0.99)} ms |`,
     );
+  }
+  if (COLD > 0) {
+    const body = chatBody(false, 20);
+    const pass = await coldStart(passthrough, body);
+    const ours = await coldStart(() => startGateway({ bindings: { API_KEYS: KEY } }), body);
+    console.log(`\ncold start (new workerd to first answer, median of ${COLD}): pass-through ${f(pass, 0)} ms, gateway ${f(ours, 0)} ms`);
   }
 } finally {
   await gateway.dispose();

@@ -45,7 +45,7 @@ export function readWranglerToml() {
  * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
  * `port: 0` picks a free port; `kvNamespaces` are bound as in-memory KV (pass [] to run without
  * the optional GATEWAY_KV); `ratelimits` binds Rate Limiting bindings, e.g.
- * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }. Returns { url, mf, logs, dispose }: `logs` holds the worker's
+ * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }; `inspectorPort` opens the V8 inspector. Returns { url, mf, logs, dispose }: `logs` holds the worker's
  * stdout lines (its per-request JSON log), printed too when `printLogs` is set.
  */
 export async function startGateway({
@@ -57,6 +57,7 @@ export async function startGateway({
   kvNamespaces = ["GATEWAY_KV"],
   printLogs = verbose,
   ratelimits = undefined,
+  inspectorPort = undefined,
 } = {}) {
   // GATEWAY_BUILD_DIR runs a copy of build/ (so a rebuild does not disturb a running suite).
   const buildDir = process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
@@ -71,6 +72,7 @@ export async function startGateway({
     host,
     port,
     log: new Log(verbose ? LogLevel.INFO : LogLevel.WARN),
+    ...(inspectorPort ? { inspectorPort } : {}), // V8 inspector (scripts/bench/profile.mjs)
     cf: false, // offline: do not fetch the Request.cf placeholder from the internet
     // The worker's stdout is its per-request JSON log lines: kept in `logs` (the newest 2000) for
     // tests, printed only when asked. stderr (warnings, errors) always passes through.

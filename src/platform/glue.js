@@ -90,12 +90,14 @@ const toBytes = (value) => (typeof value === "string" ? encoder.encode(value) : 
  *
  * Resolves once the translator has produced its first output, so that an upstream failure before
  * the client would see anything rejects here and becomes an HTTP error, not a 200 stream with only
- * an error event. After that the stream is pull-based: nothing is read from upstream until the
- * client wants more, so memory stays flat however long the stream is.
+ * an error event. After that a pump writes each translated chunk into a workerd-native
+ * IdentityTransformStream: a write resolves only when the client has taken the chunk, so nothing
+ * is read from upstream ahead of the client and memory stays flat however long the stream is.
+ * (A JS ReadableStream or TransformStream costs about 15 µs more CPU per chunk than this.)
  */
 export async function translateStream(upstream, translator, kv, key, ttlSeconds, timeoutMs) {
   const reader = upstream.getReader();
-  let abandoned = false; // set when the first event took too long: the translator is gone
+  let abandoned = false; // set when the first event took too long or the client went away
   const store = async () => {
     const record = kv ? translator.storedRecord() : "";
     if (!record) return;
@@ -139,49 +141,37 @@ export async function translateStream(upstream, translator, kv, key, ttlSeconds,
   } finally {
     clearTimeout(timer);
   }
-  let closed = false;
-  const { settled, settle } = settling();
-  const close = (controller) => {
-    if (closed) return;
-    closed = true;
-    controller.close();
-    translator.free();
-    settle();
-  };
-  const send = (controller, { out, done }) => {
-    if (out.length) controller.enqueue(out);
-    if (done) close(controller);
-  };
-  const stream = new ReadableStream(
-    {
-      start(controller) {
-        send(controller, first);
-      },
-      async pull(controller) {
+  const { readable, writable } = new IdentityTransformStream();
+  const writer = writable.getWriter();
+  // The client went away: end a read that may be waiting on a slow upstream, and stop it.
+  writer.closed.catch((reason) => {
+    abandoned = true;
+    reader.cancel(reason).catch(() => {});
+  });
+  const pump = async () => {
+    let step = first;
+    try {
+      for (;;) {
+        // A rejected write means the client went away (cancelled): stop the upstream too.
+        if (step.out.length) await writer.write(step.out);
+        if (step.done) break;
         try {
-          send(controller, await next());
+          step = await next();
         } catch (error) {
-          if (closed) return;
-          const tail = translator.fail(errorMessage(error));
-          if (tail.length) controller.enqueue(tail);
-          close(controller);
+          step = { out: translator.fail(errorMessage(error)), done: true };
           reader.cancel(error).catch(() => {});
         }
-      },
-      cancel(reason) {
-        // The client went away: stop the upstream generation too.
-        if (!closed) {
-          closed = true;
-          translator.free();
-          settle();
-        }
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  settledStreams.set(stream, settled);
-  return stream;
+      }
+      await writer.close();
+    } catch (reason) {
+      reader.cancel(reason).catch(() => {});
+      writer.abort(reason).catch(() => {});
+    } finally {
+      translator.free();
+    }
+  };
+  settledStreams.set(readable, pump());
+  return readable;
 }
 
 /**
