@@ -1,9 +1,10 @@
 //! The Worker's fetch entry: configuration, CORS, routing, auth, then the handler. Every error
 //! leaves here as an OpenAI-shaped JSON response.
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 
-use worker::{event, Context, Env, Request, Response, ResponseBody, Result};
+use worker::{event, web_sys, Context, Env, Response, ResponseBody, Result};
 
 use crate::error::GatewayError;
 use crate::handlers::{header, pipeline, RequestContext};
@@ -11,6 +12,7 @@ use crate::platform::ai::AiCall;
 use crate::platform::http;
 use crate::platform::log::{failed, settled_of, PendingLog};
 use crate::platform::rate_limit;
+use crate::platform::request::ClientRequest;
 use crate::platform::{self, store};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
@@ -25,8 +27,28 @@ fn var(env: &Env, name: &str) -> Option<String> {
         .or_else(|| env.secret(name).ok().map(|s| s.to_string()))
 }
 
+thread_local! {
+    static CONFIG: OnceCell<Rc<GatewayConfig>> = const { OnceCell::new() };
+}
+
+/// The configuration, read once per isolate: vars and secrets cannot change under a running
+/// isolate (a new value is a new deployment), and reading ~30 of them across the JS boundary on
+/// every request cost more CPU than the rest of a small request. A bad configuration is not
+/// kept, so each request reports it.
+fn config(env: &Env) -> std::result::Result<Rc<GatewayConfig>, GatewayError> {
+    if let Some(config) = CONFIG.with(|cell| cell.get().cloned()) {
+        return Ok(config);
+    }
+    let config = Rc::new(GatewayConfig::load(|name| var(env, name))?);
+    CONFIG.with(|cell| {
+        let _ = cell.set(Rc::clone(&config));
+    });
+    Ok(config)
+}
+
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
+    let req = ClientRequest::new(req);
     let origin = header(&req, "origin");
     let request_id = header(&req, "x-request-id")
         .filter(|id| !id.is_empty() && id.len() <= 200)
@@ -35,21 +57,21 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let log = PendingLog::new(RequestLog {
         request_id: request_id.clone(),
         method: req.method().to_string(),
-        path: req.path(),
+        path: req.path().to_owned(),
         ..RequestLog::default()
     });
 
-    let response = match GatewayConfig::load(|name| var(&env, name)) {
+    let response = match config(&env) {
         Err(err) => failed(&err, &log),
         Ok(config) => {
-            let (mut response, cors) = if req.method().as_ref() == "OPTIONS" {
+            let (mut response, cors) = if req.method() == "OPTIONS" {
                 let requested = header(&req, "access-control-request-headers");
                 let cors = config
                     .cors
                     .preflight_headers(origin.as_deref(), requested.as_deref());
                 (http::empty(204), cors)
             } else {
-                let response = handle(&mut req, &env, &config, &log)
+                let response = handle(&req, &env, &config, &log)
                     .await
                     .unwrap_or_else(|err| failed(&err, &log));
                 (response, config.cors.response_headers(origin.as_deref()))
@@ -87,12 +109,12 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
 }
 
 async fn handle(
-    req: &mut Request,
+    req: &ClientRequest,
     env: &Env,
     config: &GatewayConfig,
     log: &Rc<PendingLog>,
 ) -> std::result::Result<Response, GatewayError> {
-    let route = routes::route(req.method().as_ref(), &req.path())?;
+    let route = routes::route(req.method(), req.path())?;
     log.edit(|line| line.route = Some(route.name()));
     let (caller, subject) = match route.needs_auth() {
         true => {
@@ -134,7 +156,7 @@ async fn handle(
 /// The caller and the key they presented (for counting, never for logs): a key from
 /// `API_KEYS`/`API_KEY`, else one stored in `GATEWAY_KV`.
 async fn authenticate(
-    req: &Request,
+    req: &ClientRequest,
     env: &Env,
     config: &GatewayConfig,
 ) -> std::result::Result<(Caller, String), GatewayError> {

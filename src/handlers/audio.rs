@@ -1,7 +1,9 @@
 //! `POST /v1/audio/transcriptions`, `/v1/audio/translations` and `/v1/audio/speech`.
 
 use wasm_bindgen::prelude::*;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::platform::request::ClientRequest;
 
 use super::chat::run_to_json;
 use super::{declared_length_check, RequestContext};
@@ -21,7 +23,7 @@ extern "C" {
 
 /// The form's text fields and its `file` bytes.
 async fn read_form(
-    req: &Request,
+    req: &ClientRequest,
     limit: usize,
 ) -> Result<(TranscriptionForm, Option<Vec<u8>>), GatewayError> {
     declared_length_check(req, limit)?;
@@ -50,7 +52,7 @@ async fn read_form(
 }
 
 pub async fn transcribe(
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
     task: AudioTask,
 ) -> Result<Response, GatewayError> {
@@ -73,7 +75,10 @@ pub async fn transcribe(
     ))
 }
 
-pub async fn speech(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+pub async fn speech(
+    req: &ClientRequest,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;
     let plan = plan_speech(&body, &cx.config.aliases)?;
     cx.check_model(&plan.model)?;

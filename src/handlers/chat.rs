@@ -1,6 +1,8 @@
 //! `POST /v1/chat/completions`.
 
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::platform::request::ClientRequest;
 
 use super::RequestContext;
 use crate::error::GatewayError;
@@ -19,7 +21,7 @@ use crate::transform::chat_stream::{
 use crate::transform::completions::{completion_from_outputs, plan_completion};
 
 pub async fn completions(
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;
@@ -59,7 +61,7 @@ pub async fn completions(
 
 /// `POST /v1/completions`.
 pub async fn legacy_completions(
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;

@@ -1,7 +1,9 @@
 //! `POST /v1/images/generations`.
 
 use futures_util::future::try_join_all;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::platform::request::ClientRequest;
 
 use super::RequestContext;
 use crate::error::GatewayError;
@@ -13,7 +15,7 @@ use crate::transform::images::{
 };
 
 pub async fn generate(
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;

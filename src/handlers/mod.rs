@@ -14,7 +14,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::web_sys::ReadableStream;
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
+
+use crate::platform::request::ClientRequest;
 
 use crate::error::GatewayError;
 use crate::models::{resolve, ResolvedModel};
@@ -67,7 +69,7 @@ impl RequestContext<'_> {
     }
 
     /// The request body: the one the pipeline read, or read now (413 over `MAX_BODY_BYTES`).
-    pub async fn read_body(&self, req: &mut Request) -> Result<String, GatewayError> {
+    pub async fn read_body(&self, req: &ClientRequest) -> Result<String, GatewayError> {
         let prefetched = self.body.borrow_mut().take();
         match prefetched {
             Some(body) => Ok(body),
@@ -108,7 +110,7 @@ impl RequestContext<'_> {
 
 pub async fn dispatch(
     route: Route,
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     match route {
@@ -133,17 +135,14 @@ pub async fn dispatch(
 }
 
 /// A request header's value, if present.
-pub fn header(req: &Request, name: &str) -> Option<String> {
-    req.headers().get(name).ok().flatten()
+pub fn header(req: &ClientRequest, name: &str) -> Option<String> {
+    req.header(name)
 }
 
 /// Refuses a body whose declared `Content-Length` is over `limit` (413), before reading it.
-pub fn declared_length_check(req: &Request, limit: usize) -> Result<(), GatewayError> {
+pub fn declared_length_check(req: &ClientRequest, limit: usize) -> Result<(), GatewayError> {
     let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
+        .header("content-length")
         .and_then(|v| v.trim().parse::<usize>().ok());
     match declared.filter(|size| *size > limit) {
         Some(size) => Err(GatewayError::PayloadTooLarge { size, limit }),
@@ -152,7 +151,7 @@ pub fn declared_length_check(req: &Request, limit: usize) -> Result<(), GatewayE
 }
 
 /// Reads the body as text, refusing bodies over the configured limit with a 413.
-pub async fn read_body(req: &mut Request, limit: usize) -> Result<String, GatewayError> {
+pub async fn read_body(req: &ClientRequest, limit: usize) -> Result<String, GatewayError> {
     declared_length_check(req, limit)?;
     let body = req.text().await.map_err(|err| {
         GatewayError::invalid(format!("Could not read the request body: {err}"), None)

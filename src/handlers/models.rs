@@ -1,6 +1,8 @@
 //! `GET /v1/models`, `GET /v1/models/{id}` and the `/models/search` page.
 
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::platform::request::ClientRequest;
 
 use super::RequestContext;
 use crate::error::GatewayError;
@@ -43,16 +45,16 @@ pub async fn retrieve(id: &str, cx: &RequestContext<'_>) -> Result<Response, Gat
 
 /// HTML for browsers; JSON (`{object:"list", data:[…]}`) for `Accept: application/json` or
 /// `?format=json`. `q` and `task` filter the JSON and pre-fill the page's search box.
-pub async fn search(req: &Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
-    let url = req.inner().url();
+pub async fn search(
+    req: &ClientRequest,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
+    let url = req.url();
     let query = query_param(&url, "q").unwrap_or_default();
     let task = query_param(&url, "task").unwrap_or_default();
     let wants_json = query_param(&url, "format").as_deref() == Some("json")
         || req
-            .headers()
-            .get("accept")
-            .ok()
-            .flatten()
+            .header("accept")
             .is_some_and(|accept| accept.contains("application/json"));
     let upstream = upstream_models(cx.env).await;
     let entries = search_entries(&cx.config.aliases, upstream.as_deref());

@@ -1,6 +1,8 @@
 //! `POST /v1/moderations`.
 
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::platform::request::ClientRequest;
 
 use super::chat::run_all;
 use super::RequestContext;
@@ -8,7 +10,10 @@ use crate::error::GatewayError;
 use crate::platform::http;
 use crate::transform::moderations::{moderation_response, plan_moderation};
 
-pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+pub async fn create(
+    req: &ClientRequest,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;
     let plan = plan_moderation(&body, &cx.config.aliases)?;
     cx.check_model(&plan.model)?;

@@ -3,7 +3,9 @@
 //! Requests that use none of these go straight to their handler, with no extra parsing.
 
 use wasm_bindgen::JsValue;
-use worker::{Request, Response, ResponseBody};
+use worker::{Response, ResponseBody};
+
+use crate::platform::request::ClientRequest;
 
 use super::{dispatch, header, RequestContext};
 use crate::error::GatewayError;
@@ -21,7 +23,7 @@ use crate::policy::upstream::{is_retryable, model_of, with_model, Target, OPENAI
 
 pub async fn serve(
     route: Route,
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let idempotency_key = header(req, "idempotency-key");
@@ -62,7 +64,7 @@ pub async fn serve(
 async fn cached(
     route: Route,
     openai_path: &str,
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
     body: String,
     ask: CacheAsk,
@@ -150,7 +152,7 @@ async fn cache_hash(
 async fn through_chain(
     route: Route,
     openai_path: &str,
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
     mut body: String,
     model: Option<String>,
@@ -216,7 +218,7 @@ async fn through_chain(
 async fn attempt(
     route: &Route,
     openai_path: &str,
-    req: &mut Request,
+    req: &ClientRequest,
     cx: &RequestContext<'_>,
     candidate: &str,
     target: &Target<'_>,

@@ -1,7 +1,9 @@
 //! `/v1/responses`: create (JSON or event stream), retrieve, delete, and list input items.
 
 use serde_json::json;
-use worker::{Request, Response};
+use worker::Response;
+
+use crate::platform::request::ClientRequest;
 
 use super::chat::{new_context, run_to_json};
 use super::RequestContext;
@@ -18,7 +20,10 @@ use crate::transform::responses_request::{
     draft_responses, parse_responses_request, plan_responses, previous_response_id, ResponsesPlan,
 };
 
-pub async fn create(req: &mut Request, cx: &RequestContext<'_>) -> Result<Response, GatewayError> {
+pub async fn create(
+    req: &ClientRequest,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;
     let request = parse_responses_request(&body)?;
     let store = ResponseStore::of(cx.env);

@@ -8,6 +8,7 @@ pub mod keep;
 pub mod log;
 pub mod openai;
 pub mod rate_limit;
+pub mod request;
 pub mod store;
 
 use wasm_bindgen::JsValue;

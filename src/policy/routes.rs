@@ -185,9 +185,41 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The path of a serialised WHATWG URL (what `Request.url` gives): from the end of the host to
+/// the first `?` or `#`, which cannot occur unencoded inside a path.
+pub fn path_of_url(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |at| at + 3);
+    let rest = url.get(after_scheme..).unwrap_or("");
+    let path = match rest
+        .find(['/', '?', '#'])
+        .and_then(|start| rest.get(start..))
+    {
+        Some(path) if path.starts_with('/') => path,
+        _ => return "/",
+    };
+    path.get(..path.find(['?', '#']).unwrap_or(path.len()))
+        .unwrap_or(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_of_urls() {
+        assert_eq!(
+            path_of_url("https://gw.example/v1/chat/completions"),
+            "/v1/chat/completions"
+        );
+        assert_eq!(
+            path_of_url("http://127.0.0.1:8787/v1/models?x=1#f"),
+            "/v1/models"
+        );
+        assert_eq!(path_of_url("https://gw.example"), "/");
+        assert_eq!(path_of_url("https://gw.example?q=/a"), "/");
+        assert_eq!(path_of_url("https://gw.example/a%3Fb?c"), "/a%3Fb");
+        assert_eq!(path_of_url("/relative?x"), "/relative");
+    }
 
     #[test]
     fn routes_with_and_without_v1() {

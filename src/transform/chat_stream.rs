@@ -265,6 +265,58 @@ struct ChunkWriter {
     responses: Option<Box<ResponseEvents>>,
     /// Upstream Responses events name calls by output index: (output_index, our call index).
     upstream_call_indexes: Vec<(u64, u32)>,
+    /// Text-only chunks pre-serialised around their text, by `TextField`.
+    text_templates: [Option<ChunkTemplate>; 2],
+}
+
+/// The text a chunk carries when it carries nothing else (most chunks of a stream).
+#[derive(Debug, Clone, Copy)]
+enum TextField {
+    Content = 0,
+    Reasoning = 1,
+}
+
+impl Delta<'_> {
+    fn only_text(&self) -> Option<(TextField, &str)> {
+        if self.role.is_some() || self.tool_calls.is_some() || self.function_call.is_some() {
+            return None;
+        }
+        match (self.content, self.reasoning_content) {
+            (Some(text), None) => Some((TextField::Content, text)),
+            (None, Some(text)) => Some((TextField::Reasoning, text)),
+            _ => None,
+        }
+    }
+}
+
+/// A chunk serialised once with an empty text, split around that text: writing the next text
+/// chunk is then a copy and the text's JSON escaping, not a serialisation of the whole chunk.
+struct ChunkTemplate {
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+impl ChunkTemplate {
+    /// Splits `whole` at the empty value of its last `"key":""`. Ids and model names cannot
+    /// hold that text unescaped, and the text field comes after them.
+    fn around_empty(whole: Vec<u8>, key: &str) -> Option<Self> {
+        let marker = format!("\"{key}\":\"\"");
+        let at = whole
+            .windows(marker.len())
+            .rposition(|window| window == marker.as_bytes())?;
+        let value = at + marker.len() - 2;
+        Some(ChunkTemplate {
+            before: whole.get(..value)?.to_vec(),
+            after: whole.get(value + 2..)?.to_vec(),
+        })
+    }
+
+    fn write(&self, text: &str, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.before);
+        // Writing a string to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+        out.extend_from_slice(&self.after);
+    }
 }
 
 impl ChunkWriter {
@@ -286,6 +338,7 @@ impl ChunkWriter {
             upstream_finish: None,
             responses: None,
             upstream_call_indexes: Vec::new(),
+            text_templates: [None, None],
         }
     }
 
@@ -583,8 +636,57 @@ impl ChunkWriter {
         finish_reason: Option<FinishReason>,
         usage: Option<Usage>,
     ) {
+        let mut out = std::mem::take(&mut self.out);
+        match (delta.only_text(), finish_reason, usage) {
+            (Some((field, text)), None, None) => match self.text_template(field) {
+                Some(template) => template.write(text, &mut out),
+                None => self.serialize_chunk(delta, None, None, &mut out),
+            },
+            _ => self.serialize_chunk(delta, finish_reason, usage, &mut out),
+        }
+        self.out = out;
+    }
+
+    /// The template for a chunk that carries only `field`'s text, made on first use from the
+    /// chunk itself, so that both ways give the same bytes. None when that chunk sends nothing
+    /// (legacy completions have no reasoning).
+    fn text_template(&mut self, field: TextField) -> Option<&ChunkTemplate> {
+        let slot = field as usize;
+        if self.text_templates.get(slot)?.is_none() {
+            let delta = match field {
+                TextField::Content => Delta {
+                    content: Some(""),
+                    ..Delta::default()
+                },
+                TextField::Reasoning => Delta {
+                    reasoning_content: Some(""),
+                    ..Delta::default()
+                },
+            };
+            let mut whole = Vec::new();
+            self.serialize_chunk(delta, None, None, &mut whole);
+            let key = match (self.options.format, field) {
+                (StreamFormat::TextCompletion, _) => "text",
+                (_, TextField::Content) => "content",
+                (_, TextField::Reasoning) => "reasoning_content",
+            };
+            let template = ChunkTemplate::around_empty(whole, key)?;
+            if let Some(entry) = self.text_templates.get_mut(slot) {
+                *entry = Some(template);
+            }
+        }
+        self.text_templates.get(slot)?.as_ref()
+    }
+
+    fn serialize_chunk(
+        &self,
+        delta: Delta<'_>,
+        finish_reason: Option<FinishReason>,
+        usage: Option<Usage>,
+        out: &mut Vec<u8>,
+    ) {
         if self.options.format == StreamFormat::TextCompletion {
-            self.write_text_chunk(delta.content, finish_reason, usage);
+            self.serialize_text_chunk(delta.content, finish_reason, usage, out);
             return;
         }
         let choices = [ChunkChoice {
@@ -602,18 +704,19 @@ impl ChunkWriter {
             choices,
             usage,
         };
-        self.out.extend_from_slice(b"data: ");
+        out.extend_from_slice(b"data: ");
         // Writing plain structs to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.out, &chunk);
-        self.out.extend_from_slice(b"\n\n");
+        let _ = serde_json::to_writer(&mut *out, &chunk);
+        out.extend_from_slice(b"\n\n");
     }
 
     /// Legacy completions have only text: reasoning and role deltas are not sent.
-    fn write_text_chunk(
-        &mut self,
+    fn serialize_text_chunk(
+        &self,
         text: Option<&str>,
         finish_reason: Option<FinishReason>,
         usage: Option<Usage>,
+        out: &mut Vec<u8>,
     ) {
         if text.is_none() && finish_reason.is_none() && usage.is_none() {
             return;
@@ -632,9 +735,9 @@ impl ChunkWriter {
             choices: if usage.is_some() { &[] } else { &choices },
             usage,
         };
-        self.out.extend_from_slice(b"data: ");
-        let _ = serde_json::to_writer(&mut self.out, &chunk);
-        self.out.extend_from_slice(b"\n\n");
+        out.extend_from_slice(b"data: ");
+        let _ = serde_json::to_writer(&mut *out, &chunk);
+        out.extend_from_slice(b"\n\n");
     }
 
     /// The end of a successful stream: finish reason once, usage if asked, `[DONE]`.
@@ -885,6 +988,49 @@ mod tests {
             format: StreamFormat::ChatCompletion,
             echo: String::new(),
             legacy_functions: false,
+        }
+    }
+
+    #[test]
+    fn text_chunks_from_templates_are_the_chunks_serde_writes() {
+        let texts = [
+            "",
+            "plain",
+            "quote \" back\\slash",
+            "line\nbreak\ttab\u{1}",
+            "é 日本 🎉",
+            "\"content\":\"\"",
+        ];
+        for format in [StreamFormat::ChatCompletion, StreamFormat::TextCompletion] {
+            let mut options = options(false);
+            options.format = format;
+            options.ctx.model = "m\"content\":\"\"".into(); // a client-chosen name with the marker
+            let mut writer = ChunkWriter::new(options);
+            for field in [TextField::Content, TextField::Reasoning] {
+                for text in texts {
+                    let delta = match field {
+                        TextField::Content => Delta {
+                            content: Some(text),
+                            ..Delta::default()
+                        },
+                        TextField::Reasoning => Delta {
+                            reasoning_content: Some(text),
+                            ..Delta::default()
+                        },
+                    };
+                    let mut serialized = Vec::new();
+                    writer.serialize_chunk(delta, None, None, &mut serialized);
+                    let mut templated = Vec::new();
+                    if let Some(template) = writer.text_template(field) {
+                        template.write(text, &mut templated);
+                    }
+                    assert_eq!(
+                        String::from_utf8(templated).unwrap(),
+                        String::from_utf8(serialized).unwrap(),
+                        "{format:?} {field:?} {text:?}"
+                    );
+                }
+            }
         }
     }
 
