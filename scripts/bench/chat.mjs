@@ -4,6 +4,7 @@
 // Each runs in its own workerd process, whose CPU time is read from /proc.
 //
 //   node scripts/bench/chat.mjs [--requests 100] [--streams 10] [--tokens 200] [--rounds 15] [--cold 5]
+//       [--builds dirA,dirB]   (several builds side by side, e.g. before and after a change)
 // (requests and streams are per round)
 // Needs a build (bash scripts/build.sh). Loopback only; bounded; stops by itself.
 import { readFileSync, readdirSync } from "node:fs";
@@ -20,6 +21,7 @@ const { values } = parseArgs({
     tokens: { type: "string", default: "200" },
     rounds: { type: "string", default: "15" },
     cold: { type: "string", default: "5" },
+    builds: { type: "string" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -128,49 +130,72 @@ async function coldStart(start, body) {
   return median(times);
 }
 
+// --builds a,b,... compares several builds (directories like build/) side by side in one run.
+const builds = values.builds ? values.builds.split(",") : [undefined];
+const startOurs = (buildDir) => () => startGateway({ bindings: { API_KEYS: KEY }, buildDir });
 const base = await startWithPid(passthrough);
-const gateway = await startWithPid(() => startGateway({ bindings: { API_KEYS: KEY } }));
+const gateways = [];
+for (const buildDir of builds) gateways.push({ buildDir, ...(await startWithPid(startOurs(buildDir))) });
 try {
+  const cases = [
+    { label: "non-stream chat (20 tokens)", count: REQUESTS, body: chatBody(false, 20) },
+    { label: "stream chat (20 tokens)", count: STREAMS, body: chatBody(true, 20) },
+    { label: `stream chat (${TOKENS} tokens)`, count: STREAMS, body: chatBody(true, TOKENS) },
+  ];
   const rows = [];
-  for (const [label, count, body, per] of [
-    ["non-stream chat (20 tokens)", REQUESTS, chatBody(false, 20), 1],
-    [`stream chat (${TOKENS} tokens)`, STREAMS, chatBody(true, TOKENS), TOKENS],
-  ]) {
-    for (const target of [base, gateway]) for (let i = 0; i < 30; i++) await post(target.url, body); // JIT, wasm tiers
+  for (const { label, count, body } of cases) {
+    for (const target of [base, ...gateways]) for (let i = 0; i < 30; i++) await post(target.url, body); // JIT, wasm tiers
     // Short alternating rounds; the figure is the median of each round's difference, so load
     // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
     const bs = [];
-    const gs = [];
-    const diffs = [];
-    const latency = { b: [], g: [] };
+    const per = gateways.map(() => ({ cpu: [], diffs: [], latencies: [] }));
+    const baseLatencies = [];
     for (let round = 0; round < ROUNDS; round++) {
       const b = await measure(base, count, body);
-      const g = await measure(gateway, count, body);
       bs.push(b.cpuPerRequestMs);
-      gs.push(g.cpuPerRequestMs);
-      diffs.push(g.cpuPerRequestMs - b.cpuPerRequestMs);
-      latency.b.push(...b.latencies);
-      latency.g.push(...g.latencies);
+      baseLatencies.push(...b.latencies);
+      for (const [i, gateway] of gateways.entries()) {
+        const g = await measure(gateway, count, body);
+        per[i].cpu.push(g.cpuPerRequestMs);
+        per[i].diffs.push(g.cpuPerRequestMs - b.cpuPerRequestMs);
+        per[i].latencies.push(...g.latencies);
+      }
     }
-    rows.push({ label, b: median(bs), g: median(gs), added: median(diffs), per, latency });
+    for (const [i, gateway] of gateways.entries()) {
+      rows.push({
+        label,
+        build: gateway.buildDir ?? "build",
+        b: median(bs),
+        g: median(per[i].cpu),
+        added: median(per[i].diffs),
+        latency: { b: baseLatencies, g: per[i].latencies },
+      });
+    }
   }
   const f = (n, d = 3) => n.toFixed(d);
   console.log(`\nworkerd CPU from /proc/<pid>/task/*/schedstat, median of ${ROUNDS} alternating rounds; latency at the client\n`);
-  console.log("| case | pass-through CPU/req | gateway CPU/req | gateway adds | per token | p50 pass / gateway | p99 pass / gateway |");
+  console.log("| case | build | pass-through CPU/req | gateway CPU/req | gateway adds | p50 pass / gateway | p99 pass / gateway |");
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
-  for (const { label, b, g, added, per, latency } of rows) {
+  for (const { label, build, b, g, added, latency } of rows) {
     const p = (side, q) => f(percentile(latency[side], q), 2);
     console.log(
-      `| ${label} | ${f(b)} ms | ${f(g)} ms | ${f(added)} ms | ${per > 1 ? f((added * 1000) / per, 1) + " µs" : "–"} | ${p("b", 0.5)} / ${p("g", 0.5)} ms | ${p("b", 0.99)} / ${p("g", 0.99)} ms |`,
+      `| ${label} | ${build} | ${f(b)} ms | ${f(g)} ms | ${f(added)} ms | ${p("b", 0.5)} / ${p("g", 0.5)} ms | ${p("b", 0.99)} / ${p("g", 0.99)} ms |`,
     );
+  }
+  // What one more streamed token costs: the difference between the long and the short stream.
+  console.log("");
+  for (const build of builds.map((b) => b ?? "build")) {
+    const added = (label) => rows.find((r) => r.build === build && r.label === label).added;
+    const perToken = ((added(cases[2].label) - added(cases[1].label)) * 1000) / (TOKENS - 20);
+    console.log(`${build}: +${f(perToken, 1)} µs CPU per streamed token (marginal), +${f(added(cases[0].label), 3)} ms per non-stream request, +${f(added(cases[1].label), 3)} ms per 20-token stream`);
   }
   if (COLD > 0) {
     const body = chatBody(false, 20);
     const pass = await coldStart(passthrough, body);
-    const ours = await coldStart(() => startGateway({ bindings: { API_KEYS: KEY } }), body);
+    const ours = await coldStart(startOurs(builds[0]), body);
     console.log(`\ncold start (new workerd to first answer, median of ${COLD}): pass-through ${f(pass, 0)} ms, gateway ${f(ours, 0)} ms`);
   }
 } finally {
-  await gateway.dispose();
+  for (const gateway of gateways) await gateway.dispose();
   await base.dispose();
 }

@@ -45,7 +45,7 @@ export function readWranglerToml() {
  * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
  * `port: 0` picks a free port; `kvNamespaces` are bound as in-memory KV (pass [] to run without
  * the optional GATEWAY_KV); `ratelimits` binds Rate Limiting bindings, e.g.
- * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }; `inspectorPort` opens the V8 inspector. Returns { url, mf, logs, dispose }: `logs` holds the worker's
+ * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }; `inspectorPort` opens the V8 inspector; `buildDir` runs another build than build/. Returns { url, mf, logs, dispose }: `logs` holds the worker's
  * stdout lines (its per-request JSON log), printed too when `printLogs` is set.
  */
 export async function startGateway({
@@ -58,9 +58,10 @@ export async function startGateway({
   printLogs = verbose,
   ratelimits = undefined,
   inspectorPort = undefined,
+  buildDir = undefined,
 } = {}) {
   // GATEWAY_BUILD_DIR runs a copy of build/ (so a rebuild does not disturb a running suite).
-  const buildDir = process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
+  buildDir ??= process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
   const script = join(buildDir, "index.js");
   if (!existsSync(script)) {
     throw new Error("build/index.js is missing: run `bash scripts/build.sh` (or `npm run dev`, which builds first).");
