@@ -1,6 +1,8 @@
 //! The gateway's one error type, and the one place it becomes an HTTP status and an
 //! OpenAI-shaped body (`{"error":{"message","type","param","code"}}`).
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -9,7 +11,8 @@ pub enum GatewayError {
     #[error("{message}")]
     InvalidRequest {
         message: String,
-        param: Option<&'static str>,
+        /// A top-level field, or a path into one (`messages[2].content`).
+        param: Option<Cow<'static, str>>,
         code: Option<&'static str>,
     },
 
@@ -93,8 +96,17 @@ impl GatewayError {
     pub fn invalid(message: impl Into<String>, param: Option<&'static str>) -> Self {
         GatewayError::InvalidRequest {
             message: message.into(),
-            param,
+            param: param.map(Cow::Borrowed),
             code: None,
+        }
+    }
+
+    /// A required field missing inside a list (`messages[0].content`), as OpenAI reports it.
+    pub fn missing(message: impl Into<String>, param: String) -> Self {
+        GatewayError::InvalidRequest {
+            message: message.into(),
+            param: Some(Cow::Owned(param)),
+            code: Some("missing_required_parameter"),
         }
     }
 
@@ -170,9 +182,9 @@ impl GatewayError {
         }
     }
 
-    fn param(&self) -> Option<&'static str> {
+    fn param(&self) -> Option<&str> {
         match self {
-            GatewayError::InvalidRequest { param, .. } => *param,
+            GatewayError::InvalidRequest { param, .. } => param.as_deref(),
             GatewayError::ModelNotFound { .. } => Some("model"),
             GatewayError::Forbidden {
                 code: "model_not_allowed",
@@ -202,7 +214,7 @@ impl GatewayError {
         }
     }
 
-    pub fn to_body(&self) -> ErrorBody {
+    pub fn to_body(&self) -> ErrorBody<'_> {
         ErrorBody {
             error: ErrorDetail {
                 message: self.to_string(),
@@ -276,15 +288,15 @@ pub fn upstream_error_from_message(raw: &str) -> GatewayError {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
+pub struct ErrorBody<'a> {
+    pub error: ErrorDetail<'a>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct ErrorDetail {
+pub struct ErrorDetail<'a> {
     pub message: String,
     pub r#type: &'static str,
-    pub param: Option<&'static str>,
+    pub param: Option<&'a str>,
     pub code: Option<String>,
 }
 

@@ -27,6 +27,7 @@ use crate::policy::config::GatewayConfig;
 use crate::policy::routes::Route;
 use crate::transform::audio::AudioTask;
 use crate::transform::chat_stream::ChatStream;
+use crate::transform::json_body::body_text;
 
 /// What a handler needs besides the request.
 pub struct RequestContext<'a> {
@@ -150,17 +151,18 @@ pub fn declared_length_check(req: &ClientRequest, limit: usize) -> Result<(), Ga
     }
 }
 
-/// Reads the body as text, refusing bodies over the configured limit with a 413.
+/// Reads the body as UTF-8 text, refusing bodies over the configured limit with a 413. The bytes
+/// are read as they are (not decoded by JS, which would replace invalid UTF-8 silently).
 pub async fn read_body(req: &ClientRequest, limit: usize) -> Result<String, GatewayError> {
     declared_length_check(req, limit)?;
-    let body = req.text().await.map_err(|err| {
+    let bytes = req.bytes().await.map_err(|err| {
         GatewayError::invalid(format!("Could not read the request body: {err}"), None)
     })?;
-    if body.len() > limit {
+    if bytes.len() > limit {
         return Err(GatewayError::PayloadTooLarge {
-            size: body.len(),
+            size: bytes.len(),
             limit,
         });
     }
-    Ok(body)
+    body_text(bytes)
 }

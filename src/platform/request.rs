@@ -41,13 +41,13 @@ impl ClientRequest {
         self.raw.headers().get(name).ok().flatten()
     }
 
-    /// The body as text; an Err carries the runtime's reason (body already read, aborted, ...).
-    pub async fn text(&self) -> Result<String, String> {
-        let promise = self.raw.text().map_err(|err| error_message(&err))?;
-        let text = JsFuture::from(promise)
+    /// The body's bytes as sent; an Err carries the runtime's reason (already read, aborted, ...).
+    pub async fn bytes(&self) -> Result<Vec<u8>, String> {
+        let promise = self.raw.array_buffer().map_err(|err| error_message(&err))?;
+        let buffer = JsFuture::from(promise)
             .await
             .map_err(|err| error_message(&err))?;
-        Ok(text.as_string().unwrap_or_default())
+        Ok(js_sys::Uint8Array::new(&buffer).to_vec())
     }
 
     pub fn inner(&self) -> &web_sys::Request {

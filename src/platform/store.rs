@@ -114,7 +114,7 @@ pub fn not_found(id: &str) -> GatewayError {
 pub fn previous_not_found(id: &str) -> GatewayError {
     GatewayError::InvalidRequest {
         message: format!("Previous response with id '{id}' not found. Stored responses are kept for 30 days, only for the API key that created them; send the whole conversation in `input` instead."),
-        param: Some("previous_response_id"),
+        param: Some("previous_response_id".into()),
         code: Some("previous_response_not_found"),
     }
 }

@@ -179,7 +179,7 @@ impl UpstreamConfig {
 pub fn no_openai_upstream(model: &str) -> GatewayError {
     GatewayError::InvalidRequest {
         message: format!("`{model}` is routed to an OpenAI-compatible upstream, and this gateway has none configured (the operator sets the OPENAI_API_KEY secret). Use a Workers AI model instead; GET /v1/models lists them."),
-        param: Some("model"),
+        param: Some("model".into()),
         code: Some("model_not_available"),
     }
 }

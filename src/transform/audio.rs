@@ -10,6 +10,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::chat_request::check_range;
+use super::json_body::describe;
 use crate::error::GatewayError;
 use crate::models::{self, AliasOverrides, Family, ResolvedModel};
 
@@ -24,6 +26,9 @@ pub struct TranscriptionForm {
     pub language: Option<String>,
     #[serde(default)]
     pub prompt: Option<String>,
+    /// Checked, not passed on: Workers AI's whisper models take no temperature.
+    #[serde(default)]
+    pub temperature: Option<String>,
     #[serde(default, rename = "timestamp_granularities[]")]
     pub timestamp_granularities: Vec<String>,
 }
@@ -96,6 +101,7 @@ pub fn plan_transcription(
             Some("file"),
         )
     })?;
+    check_transcription_options(form)?;
     let format = match form.response_format.as_deref().map(str::trim) {
         None | Some("") | Some("json") => TranscriptFormat::Json,
         Some("text") => TranscriptFormat::Text,
@@ -154,6 +160,32 @@ pub fn plan_transcription(
         words: form.timestamp_granularities.iter().any(|g| g == "word"),
         language: language.map(str::to_owned),
     })
+}
+
+/// OpenAI's rules for the options the gateway accepts without passing on: `temperature` a number
+/// from 0 to 1, `timestamp_granularities[]` each `word` or `segment`.
+fn check_transcription_options(form: &TranscriptionForm) -> Result<(), GatewayError> {
+    if let Some(raw) = form.temperature.as_deref().map(str::trim) {
+        let temperature = raw.parse::<f64>().ok().filter(|t| t.is_finite());
+        if temperature.is_none() {
+            return Err(GatewayError::invalid(
+                format!("`temperature` must be a number from 0 to 1; got `{raw}`."),
+                Some("temperature"),
+            ));
+        }
+        check_range("temperature", temperature, 0.0, 1.0)?;
+    }
+    if let Some(other) = form
+        .timestamp_granularities
+        .iter()
+        .find(|g| !matches!(g.as_str(), "word" | "segment"))
+    {
+        return Err(GatewayError::invalid(
+            format!("`timestamp_granularities[]` must be `word` or `segment`; got `{other}`."),
+            Some("timestamp_granularities"),
+        ));
+    }
+    Ok(())
 }
 
 /// What whisper answered (both models' fields, all optional but `text`).
@@ -428,6 +460,12 @@ pub struct SpeechRequest {
     /// Not OpenAI's: melotts's speech language (`en`, `fr`, `es`, `zh`, `jp`, `kr`).
     #[serde(default, alias = "lang")]
     pub language: Option<String>,
+    /// Checked, not passed on: melotts has one voice. A name, or a custom voice `{"id": …}`.
+    #[serde(default)]
+    pub voice: Option<Value>,
+    /// Checked, not passed on: melotts has no speed setting.
+    #[serde(default)]
+    pub speed: Option<f64>,
 }
 
 #[derive(Debug)]
@@ -470,6 +508,20 @@ pub fn plan_speech(body: &str, overrides: &AliasOverrides) -> Result<SpeechPlan,
             Some("input"),
         ));
     }
+    let voice_ok = match &request.voice {
+        None | Some(Value::Null) | Some(Value::String(_)) => true,
+        Some(custom) => custom.get("id").is_some_and(Value::is_string),
+    };
+    if !voice_ok {
+        return Err(GatewayError::invalid(
+            format!(
+                "`voice` must be a voice name such as \"alloy\" (or a custom voice {{\"id\": \"…\"}}); got {}.",
+                request.voice.as_ref().map_or_else(String::new, describe)
+            ),
+            Some("voice"),
+        ));
+    }
+    check_range("speed", request.speed, 0.25, 4.0)?;
     if input.chars().count() > MAX_SPEECH_CHARS {
         return Err(GatewayError::invalid(
             format!("`input` is longer than {MAX_SPEECH_CHARS} characters; split the text."),
@@ -598,6 +650,30 @@ mod tests {
                 "response_format",
             ),
             (form("gpt-4", None), Some(b"x"), "model"),
+            (
+                TranscriptionForm {
+                    temperature: Some("hot".into()),
+                    ..form("whisper-1", None)
+                },
+                Some(b"x"),
+                "temperature",
+            ),
+            (
+                TranscriptionForm {
+                    temperature: Some("1.5".into()),
+                    ..form("whisper-1", None)
+                },
+                Some(b"x"),
+                "temperature",
+            ),
+            (
+                TranscriptionForm {
+                    timestamp_granularities: vec!["word".into(), "century".into()],
+                    ..form("whisper-1", Some("verbose_json"))
+                },
+                Some(b"x"),
+                "timestamp_granularities",
+            ),
         ];
         for (f, audio, param) in cases {
             let err = plan_transcription(&f, audio, AudioTask::Transcribe, &none).unwrap_err();
@@ -630,6 +706,7 @@ mod tests {
 
         let mut words_form = form("whisper-1", Some("verbose_json"));
         words_form.timestamp_granularities = vec!["word".into(), "segment".into()];
+        words_form.temperature = Some(" 0.2 ".into());
         let verbose_plan = plan_transcription(
             &words_form,
             Some(b"x"),
@@ -703,11 +780,25 @@ mod tests {
                 "stream_format",
             ),
             (r#"{"model":"gpt-4","input":"x"}"#, "model"),
+            (r#"{"model":"tts-1","input":"x","voice":5}"#, "voice"),
+            (
+                r#"{"model":"tts-1","input":"x","voice":{"name":"x"}}"#,
+                "voice",
+            ),
+            (r#"{"model":"tts-1","input":"x","speed":"fast"}"#, "speed"),
+            (r#"{"model":"tts-1","input":"x","speed":100}"#, "speed"),
+            (r#"{"model":"tts-1","input":"x","speed":0.1}"#, "speed"),
         ] {
             assert_eq!(
                 plan_speech(body, &none).unwrap_err().to_body().error.param,
                 Some(param)
             );
+        }
+        for body in [
+            r#"{"model":"tts-1","input":"x","voice":"nova","speed":4}"#,
+            r#"{"model":"tts-1","input":"x","voice":{"id":"voice_1234"},"speed":0.25}"#,
+        ] {
+            assert!(plan_speech(body, &none).is_ok(), "{body}");
         }
         assert_eq!(
             speech_audio(r#"{"audio":"//uQxA=="}"#, "m").unwrap(),

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::chat::normalize_tool_call;
+use super::chat::{normalize_tool_call, tool_call_parts};
+use super::json_body::{describe, humanize};
 use super::media::{self, RemoteImages};
 use super::openai::{ChatCompletionRequest, ChatMessage, MessageContent, ToolCall};
 use crate::error::GatewayError;
@@ -124,6 +125,11 @@ const SEED_RANGE: (i64, i64) = (1, 9_999_999_999);
 const MAX_STOP_SEQUENCES: usize = 4;
 /// Most choices one request may ask for: each is a separate, billed Workers AI run.
 pub(crate) const MAX_CHOICES: u32 = 8;
+/// The largest output limit a request may name. Values up to it are lowered to the model's own
+/// limit (many tools send 8192 or 32768 whatever the model); above it the value is a mistake.
+const MAX_TOKENS_ASKED: u64 = 1_000_000;
+/// OpenAI's most `top_logprobs`.
+const MAX_TOP_LOGPROBS: f64 = 20.0;
 const REASONING_EFFORTS: &[&str] = &["none", "minimal", "low", "medium", "high", "xhigh"];
 
 pub fn parse_chat_request(body: &str) -> Result<ChatCompletionRequest, GatewayError> {
@@ -244,6 +250,13 @@ pub fn plan_chat_request(
         &model,
     )?;
     let max_tokens = plan_max_tokens(request.max_completion_tokens, request.max_tokens, &model)?;
+    // Accepted and checked, though Workers AI has no log probabilities to return.
+    check_range(
+        "top_logprobs",
+        request.top_logprobs.map(|n| n as f64),
+        0.0,
+        MAX_TOP_LOGPROBS,
+    )?;
     let stop = stop_sequences(request.stop.as_ref())?;
     let response_format = json_mode(request.response_format.as_ref(), &model)?;
     let reasoning_effort = request.reasoning_effort.as_deref();
@@ -409,14 +422,21 @@ fn responses_input(chat: &TextGenerationInput) -> Result<String, GatewayError> {
 /// `input` / `input_items` lists.
 fn conversation(request: &ChatCompletionRequest) -> Result<Cow<'_, [ChatMessage]>, GatewayError> {
     let conversation = match (&request.messages, &request.input_items, &request.input) {
-        (Some(messages), _, _) => Cow::Borrowed(messages.as_slice()),
-        (None, Some(items), _) => Cow::Owned(messages_from_input_items(items)?),
+        (Some(messages), _, _) => {
+            for (index, message) in messages.iter().enumerate() {
+                check_message(message, "messages", index)?;
+            }
+            Cow::Borrowed(messages.as_slice())
+        }
+        (None, Some(items), _) => {
+            Cow::Owned(messages_from_input_items(items, request.added_items)?)
+        }
         (None, None, Some(Value::String(text))) => Cow::Owned(vec![ChatMessage {
             role: "user".into(),
             content: Some(MessageContent::Text(text.clone())),
             ..ChatMessage::default()
         }]),
-        (None, None, Some(Value::Array(items))) => Cow::Owned(messages_from_input_items(items)?),
+        (None, None, Some(Value::Array(items))) => Cow::Owned(messages_from_input_items(items, 0)?),
         (None, None, _) => return Err(GatewayError::invalid(
             "`messages` is required: a list such as [{\"role\":\"user\",\"content\":\"Hello\"}].",
             Some("messages"),
@@ -432,10 +452,16 @@ fn conversation(request: &ChatCompletionRequest) -> Result<Cow<'_, [ChatMessage]
 }
 
 /// Responses-style input items → chat messages: messages (with or without `type: "message"`),
-/// `function_call` and `function_call_output` items; `reasoning` items are dropped.
-pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, GatewayError> {
+/// `function_call` and `function_call_output` items; `reasoning` items are dropped. The first
+/// `added` items are the gateway's own (see `ChatCompletionRequest::added_items`): errors count
+/// the items after them.
+pub fn messages_from_input_items(
+    items: &[Value],
+    added: usize,
+) -> Result<Vec<ChatMessage>, GatewayError> {
     let mut messages: Vec<ChatMessage> = Vec::with_capacity(items.len());
-    for (index, item) in items.iter().enumerate() {
+    for (at, item) in items.iter().enumerate() {
+        let index = at.saturating_sub(added);
         let kind = item.get("type").and_then(Value::as_str);
         match (kind, item) {
             (_, Value::String(text)) => messages.push(ChatMessage {
@@ -444,10 +470,17 @@ pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, Ga
                 ..ChatMessage::default()
             }),
             (Some("function_call"), _) => {
+                let parts = tool_call_parts(item);
+                if parts.id.is_none() || parts.name.is_none() {
+                    return Err(GatewayError::missing(
+                        format!("input[{index}] is a `function_call` without a `call_id` or a `name`: send both, as the model gave them."),
+                        format!("input[{index}].{}", if parts.id.is_none() { "call_id" } else { "name" }),
+                    ));
+                }
                 let call = json!({
-                    "id": item.get("call_id").or_else(|| item.get("id")).cloned().unwrap_or(Value::Null),
+                    "id": parts.id,
                     "type": "function",
-                    "function": {"name": item.get("name").cloned().unwrap_or(Value::Null),
+                    "function": {"name": parts.name,
                                  "arguments": item.get("arguments").cloned().unwrap_or(Value::from("{}"))},
                 });
                 // Consecutive calls belong to one assistant turn.
@@ -463,6 +496,16 @@ pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, Ga
                 }
             }
             (Some("function_call_output"), _) => {
+                let Some(call_id) = item
+                    .get("call_id")
+                    .and_then(Value::as_str)
+                    .filter(|id| !id.is_empty())
+                else {
+                    return Err(GatewayError::missing(
+                        format!("input[{index}] is a `function_call_output` without a `call_id`: send the `call_id` of the function call it answers."),
+                        format!("input[{index}].call_id"),
+                    ));
+                };
                 let output = match item.get("output") {
                     Some(Value::String(s)) => s.clone(),
                     // A list of content parts: their text.
@@ -477,10 +520,7 @@ pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, Ga
                 messages.push(ChatMessage {
                     role: "tool".into(),
                     content: Some(MessageContent::Text(output)),
-                    tool_call_id: item
-                        .get("call_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
+                    tool_call_id: Some(call_id.to_owned()),
                     ..ChatMessage::default()
                 });
             }
@@ -489,10 +529,14 @@ pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, Ga
                 let message =
                     serde_json::from_value::<ChatMessage>(item.clone()).map_err(|err| {
                         GatewayError::invalid(
-                            format!("input[{index}] is not a message: {err}."),
+                            format!(
+                                "input[{index}] is not a message: {}.",
+                                humanize(&err.to_string())
+                            ),
                             Some("input"),
                         )
                     })?;
+                check_message(&message, "input", index)?;
                 messages.push(message);
             }
             (Some(other), _) => {
@@ -514,40 +558,232 @@ pub fn messages_from_input_items(items: &[Value]) -> Result<Vec<ChatMessage>, Ga
     Ok(messages)
 }
 
+/// The role Workers AI knows a message role by, if it is one.
+fn upstream_role(role: &str) -> Option<&'static str> {
+    match role {
+        "system" | "developer" => Some("system"),
+        "user" => Some("user"),
+        "assistant" => Some("assistant"),
+        "tool" | "function" => Some("tool"),
+        _ => None,
+    }
+}
+
+fn unknown_role(list: &'static str, index: usize, role: &str) -> GatewayError {
+    GatewayError::invalid(
+        format!(
+            "{list}[{index}].role `{role}` is not one of system, developer, user, assistant, tool."
+        ),
+        Some(list),
+    )
+}
+
+/// Refuses a message OpenAI would refuse: an unknown role, a user or system turn without
+/// `content`, an assistant turn with neither `content` nor calls, a tool call without its `id` or
+/// function, a tool result without `tool_call_id`. `content: null` is fine beside calls, and
+/// `""` always is. `list` and `index` name the message (`messages[2]`, `input[0]`).
+pub(crate) fn check_message(
+    message: &ChatMessage,
+    list: &'static str,
+    index: usize,
+) -> Result<(), GatewayError> {
+    let role = message.role.as_str();
+    if upstream_role(role).is_none() {
+        return Err(unknown_role(list, index, role));
+    }
+    let calls = message.tool_calls.as_deref().unwrap_or_default();
+    for (i, call) in calls.iter().enumerate() {
+        let parts = tool_call_parts(call);
+        if parts.id.is_none() {
+            return Err(GatewayError::missing(
+                format!("{list}[{index}].tool_calls[{i}] has no `id`: send the id the call came with (its tool message answers it by `tool_call_id`)."),
+                format!("{list}[{index}].tool_calls[{i}].id"),
+            ));
+        }
+        if parts.name.is_none() {
+            return Err(GatewayError::missing(
+                format!("{list}[{index}].tool_calls[{i}] has no `function` with a `name`: send {{\"type\": \"function\", \"function\": {{\"name\": …, \"arguments\": …}}}}."),
+                format!("{list}[{index}].tool_calls[{i}].function"),
+            ));
+        }
+    }
+    if let Some(call) = &message.function_call {
+        if tool_call_parts(call).name.is_none() {
+            return Err(GatewayError::missing(
+                format!("{list}[{index}].function_call has no `name`: send {{\"name\": …, \"arguments\": …}}."),
+                format!("{list}[{index}].function_call"),
+            ));
+        }
+    }
+    let no_content = message.content.is_none() && message.refusal.is_none();
+    match role {
+        "user" | "system" | "developer" if no_content => Err(GatewayError::missing(
+            format!("{list}[{index}] (role `{role}`) has no `content`: send its text as a string or a list of content parts."),
+            format!("{list}[{index}].content"),
+        )),
+        "assistant" if no_content && calls.is_empty() && message.function_call.is_none() => {
+            Err(GatewayError::missing(
+                format!("{list}[{index}] (role `assistant`) has neither `content` nor `tool_calls`: send the assistant's text as `content`, or the calls it made as `tool_calls`."),
+                format!("{list}[{index}].content"),
+            ))
+        }
+        "tool" if message.tool_call_id.as_deref().unwrap_or("").is_empty() => {
+            Err(GatewayError::invalid(
+                format!("{list}[{index}] has role `tool` but no `tool_call_id`: send the `id` of the assistant tool call it answers."),
+                Some(list),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A client's `tool_choice` (or legacy `function_call`), checked.
+#[derive(Debug, PartialEq)]
+enum ToolChoice<'a> {
+    None,
+    Auto,
+    Required,
+    /// Call this function.
+    Named(&'a str),
+    /// `allowed_tools`: only these functions, which the model may (`auto`) or must call.
+    Allowed {
+        names: Vec<&'a str>,
+        required: bool,
+    },
+}
+
+/// OpenAI's forms, for error messages.
+const TOOL_CHOICES: &str =
+    r#""none", "auto", "required" or {"type": "function", "function": {"name": …}}"#;
+
+impl<'a> ToolChoice<'a> {
+    /// OpenAI's forms; also, leniently, the flat `{"type": "function", "name": …}` (the Responses
+    /// form) and legacy `{"name": …}`, which clients mix up. `null` is no choice.
+    fn parse(value: Option<&'a Value>, param: &'static str) -> Result<Option<Self>, GatewayError> {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            return Ok(None);
+        };
+        let invalid = |why: String| {
+            GatewayError::invalid(format!("`{param}` {why}; use {TOOL_CHOICES}."), Some(param))
+        };
+        let Some(object) = value.as_object() else {
+            return match value.as_str() {
+                Some("none") => Ok(Some(ToolChoice::None)),
+                Some("auto") => Ok(Some(ToolChoice::Auto)),
+                Some("required") => Ok(Some(ToolChoice::Required)),
+                _ => Err(invalid(format!("is {}", describe(value)))),
+            };
+        };
+        match object.get("type").and_then(Value::as_str) {
+            None | Some("function") => function_name(value)
+                .map(|name| Some(ToolChoice::Named(name)))
+                .ok_or_else(|| invalid("names no function".to_owned())),
+            Some("allowed_tools") => {
+                // Chat nests `mode` and `tools` in `allowed_tools`; Responses does not.
+                let allowed = object.get("allowed_tools").unwrap_or(value);
+                let required = match allowed.get("mode").and_then(Value::as_str) {
+                    Some("auto") => false,
+                    Some("required") => true,
+                    _ => {
+                        return Err(invalid(
+                            "has an `allowed_tools` mode other than \"auto\" or \"required\""
+                                .to_owned(),
+                        ))
+                    }
+                };
+                let names = allowed
+                    .get("tools")
+                    .and_then(Value::as_array)
+                    .and_then(|tools| tools.iter().map(function_name).collect::<Option<Vec<_>>>())
+                    .filter(|names| !names.is_empty())
+                    .ok_or_else(|| {
+                        invalid(
+                            "has no list of `allowed_tools` functions, each with a `name`"
+                                .to_owned(),
+                        )
+                    })?;
+                Ok(Some(ToolChoice::Allowed { names, required }))
+            }
+            Some(other) => Err(invalid(format!(
+                "of type `{other}` is not supported (Workers AI models only call `function` tools)"
+            ))),
+        }
+    }
+
+    /// The choice in OpenAI's form, for models that take it (the tools are narrowed already).
+    fn to_value(&self) -> Value {
+        match self {
+            ToolChoice::None => Value::from("none"),
+            ToolChoice::Auto
+            | ToolChoice::Allowed {
+                required: false, ..
+            } => Value::from("auto"),
+            ToolChoice::Required | ToolChoice::Allowed { required: true, .. } => {
+                Value::from("required")
+            }
+            ToolChoice::Named(name) => json!({"type": "function", "function": {"name": name}}),
+        }
+    }
+}
+
+/// The function a choice or an allowed tool names: `{"function": {"name"}}` or a flat `{"name"}`.
+fn function_name(value: &Value) -> Option<&str> {
+    value
+        .get("function")
+        .unwrap_or(value)
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+}
+
 /// The tools to offer (normalised) and the `tool_choice` to pass to models that take it.
-fn plan_tools<'a>(
-    request: &'a ChatCompletionRequest,
+fn plan_tools(
+    request: &ChatCompletionRequest,
     model: &ResolvedModel,
-) -> Result<(Option<Vec<Value>>, Option<&'a Value>), GatewayError> {
+) -> Result<(Option<Vec<Value>>, Option<Value>), GatewayError> {
+    // Both are checked, whether or not there are tools to choose from.
+    let choice = ToolChoice::parse(request.tool_choice.as_ref(), "tool_choice")?;
+    let legacy_choice = ToolChoice::parse(request.function_call.as_ref(), "function_call")?;
     // Legacy `functions` / `function_call` are the same thing under older names.
     let legacy_tools;
-    let (tools, choice) = match (&request.tools, &request.functions) {
-        (Some(tools), _) => (tools.as_slice(), request.tool_choice.as_ref()),
+    let (tools, choice, param) = match (&request.tools, &request.functions) {
+        (Some(tools), _) => (tools.as_slice(), choice, "tool_choice"),
         (None, Some(functions)) => {
             legacy_tools = functions
                 .iter()
                 .map(|f| json!({"type": "function", "function": f}))
                 .collect::<Vec<_>>();
-            (legacy_tools.as_slice(), request.function_call.as_ref())
+            (legacy_tools.as_slice(), legacy_choice, "function_call")
         }
         (None, None) => return Ok((None, None)),
     };
-    if tools.is_empty() || choice.and_then(Value::as_str) == Some("none") {
+    if tools.is_empty() || choice == Some(ToolChoice::None) {
         // `none`: the model must not call tools, so it is not offered any.
         return Ok((None, None));
     }
     let mut tools = normalize_tool_definitions(tools)?;
-    // A named choice (`{"type":"function","function":{"name":"x"}}` or legacy `{"name":"x"}`):
-    // offer only that tool, which every model understands.
-    let named = choice
-        .and_then(|c| c.get("function").unwrap_or(c).get("name"))
-        .and_then(Value::as_str);
-    if let Some(name) = named {
-        tools.retain(|t| t["function"]["name"] == name);
+    // A named choice offers only that tool, which every model understands; `allowed_tools` only
+    // those it lists.
+    let offered = match &choice {
+        Some(ToolChoice::Named(name)) => std::slice::from_ref(name),
+        Some(ToolChoice::Allowed { names, .. }) => names.as_slice(),
+        _ => &[],
+    };
+    if !offered.is_empty() {
+        tools.retain(|t| {
+            t["function"]["name"]
+                .as_str()
+                .is_some_and(|name| offered.contains(&name))
+        });
         if tools.is_empty() {
+            let names: Vec<String> = offered.iter().map(|n| format!("`{n}`")).collect();
             return Err(GatewayError::invalid(
-                format!("`tool_choice` names `{name}`, which is not among the tools."),
-                Some("tool_choice"),
+                format!(
+                    "`{param}` names {}, which {} not among the tools.",
+                    names.join(", "),
+                    if names.len() == 1 { "is" } else { "are" }
+                ),
+                Some(param),
             ));
         }
     }
@@ -560,7 +796,7 @@ fn plan_tools<'a>(
             Some("tools"),
         ));
     }
-    Ok((Some(tools), choice))
+    Ok((Some(tools), choice.map(|c| c.to_value())))
 }
 
 /// `reasoning_effort` for models that take one: their schemas allow low, medium and high, so
@@ -638,20 +874,14 @@ pub(crate) fn seed_for_run(seed: Option<i64>, run: u32) -> Option<i64> {
 /// `auto` is stated; the others have no such parameter (a named choice already narrowed the tools).
 fn upstream_tool_choice(
     has_tools: bool,
-    choice: Option<&Value>,
+    choice: Option<Value>,
     model: &ResolvedModel,
 ) -> Option<Value> {
     if !has_tools {
         return None;
     }
     if model.spec.accepts_openai_parameters() {
-        // Legacy `function_call: {"name": …}` → OpenAI's `{"type": "function", "function": {…}}`.
-        return choice.map(|c| match c.get("name") {
-            Some(name) if c.get("type").is_none() => {
-                json!({"type": "function", "function": {"name": name}})
-            }
-            _ => c.clone(),
-        });
+        return choice;
     }
     (model.upstream_id == "@cf/mistralai/mistral-small-3.1-24b-instruct")
         .then(|| Value::from("auto"))
@@ -845,6 +1075,14 @@ pub(crate) fn plan_max_tokens(
             format!("`{param}` must be at least 1."),
             Some(param),
         )),
+        Some(v) if v > MAX_TOKENS_ASKED => Err(GatewayError::invalid(
+            format!(
+                "`{param}` is too large: {v}. The most this gateway accepts is {MAX_TOKENS_ASKED}; values above the model's own limit ({} for {}) are lowered to it.",
+                model.spec.max_output_tokens(),
+                model.upstream_id,
+            ),
+            Some(param),
+        )),
         // Clamped to what the model can produce: OpenAI treats the value as an upper bound too.
         Some(v) => Ok(u32::try_from(v)
             .unwrap_or(u32::MAX)
@@ -865,18 +1103,9 @@ fn upstream_messages<'a>(
     let mut last_legacy_call: Option<String> = None;
     let mut out = Vec::with_capacity(conversation.len());
     for (index, message) in conversation.iter().enumerate() {
-        let role = match message.role.as_str() {
-            "system" | "developer" => "system",
-            "user" => "user",
-            "assistant" => "assistant",
-            "tool" | "function" => "tool",
-            other => {
-                return Err(GatewayError::invalid(
-                    format!("messages[{index}].role `{other}` is not one of system, developer, user, assistant, tool."),
-                    Some("messages"),
-                ))
-            }
-        };
+        // `conversation` checked every message already.
+        let role = upstream_role(&message.role)
+            .ok_or_else(|| unknown_role("messages", index, &message.role))?;
         let content = message_content(index, message, model, images)?;
         let mut tool_calls = None;
         let mut tool_call_id = message.tool_call_id.as_deref().map(upstream_id);
@@ -905,12 +1134,6 @@ fn upstream_messages<'a>(
                 tool_calls = Some(calls);
             }
         } else if role == "tool" {
-            if message.role == "tool" && message.tool_call_id.as_deref().unwrap_or("").is_empty() {
-                return Err(GatewayError::invalid(
-                    format!("messages[{index}] has role `tool` but no `tool_call_id`: send the `id` of the assistant tool call it answers."),
-                    Some("messages"),
-                ));
-            }
             if message.role == "function" {
                 tool_call_id = last_legacy_call.clone().map(Cow::Owned);
             }
@@ -948,7 +1171,10 @@ fn message_content<'a>(
 ) -> Result<UpstreamContent<'a>, GatewayError> {
     let parts = match &message.content {
         // Workers AI wants a string even for an assistant turn that only called tools.
-        None => return Ok(UpstreamContent::Text(Cow::Borrowed(""))),
+        None => {
+            let refusal = message.refusal.as_deref().unwrap_or("");
+            return Ok(UpstreamContent::Text(Cow::Borrowed(refusal)));
+        }
         Some(MessageContent::Text(text)) => return Ok(UpstreamContent::Text(Cow::Borrowed(text))),
         Some(MessageContent::Parts(parts)) => parts,
     };
@@ -1112,7 +1338,7 @@ mod tests {
     fn clamps_to_the_model_and_rejects_out_of_range() {
         let p = plan(
             json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],
-            "max_tokens": 10_000_000u64, "frequency_penalty": -1.5, "seed": 0, "stream": true,
+            "max_tokens": 1_000_000u64, "frequency_penalty": -1.5, "seed": 0, "stream": true,
             "stream_options": {"include_usage": true}}),
         )
         .unwrap();
@@ -1133,6 +1359,9 @@ mod tests {
             ("temperature", json!(2.5)),
             ("top_p", json!(1.5)),
             ("max_tokens", json!(0)),
+            ("max_tokens", json!(1_000_001)),
+            ("max_completion_tokens", json!(1_000_000_000_000u64)),
+            ("top_logprobs", json!(21)),
         ] {
             let mut body = json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]});
             body[field] = value;
@@ -1490,5 +1719,204 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("one image"));
+    }
+
+    #[test]
+    fn huge_token_limits_are_refused_with_the_most_allowed() {
+        let err = plan(json!({"model":"gpt-3.5-turbo","messages":[{"role":"user","content":"x"}],"max_completion_tokens":1_000_000_000u64})).unwrap_err();
+        assert_eq!(err.to_body().error.param, Some("max_completion_tokens"));
+        let message = err.to_string();
+        assert!(
+            message.contains("too large")
+                && message.contains("1000000;")
+                && message.contains("8192"),
+            "{message}"
+        );
+        let ok = input_of(
+            json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],"max_tokens":32768,"logprobs":true,"top_logprobs":20}),
+        );
+        assert!(ok["max_tokens"].as_u64().unwrap() <= 32768);
+    }
+
+    #[test]
+    fn tool_choice_is_checked() {
+        let tools = json!([{"type":"function","function":{"name":"f"}},{"type":"function","function":{"name":"g"}}]);
+        let with = |choice: Value| json!({"model":"gpt-5","messages":[{"role":"user","content":"x"}],"tools":tools,"tool_choice":choice});
+        // Valid forms: GLM takes the choice in OpenAI's form.
+        for (choice, sent, offered) in [
+            (json!("auto"), json!("auto"), 2),
+            (json!("required"), json!("required"), 2),
+            (json!(null), Value::Null, 2),
+            (
+                json!({"type":"function","function":{"name":"g"}}),
+                json!({"type":"function","function":{"name":"g"}}),
+                1,
+            ),
+            (
+                json!({"type":"function","name":"g"}),
+                json!({"type":"function","function":{"name":"g"}}),
+                1,
+            ),
+            (
+                json!({"name":"g"}),
+                json!({"type":"function","function":{"name":"g"}}),
+                1,
+            ),
+            (
+                json!({"type":"allowed_tools","allowed_tools":{"mode":"required","tools":[{"type":"function","function":{"name":"f"}}]}}),
+                json!("required"),
+                1,
+            ),
+        ] {
+            let input = input_of(with(choice.clone()));
+            assert_eq!(
+                input.get("tool_choice").cloned().unwrap_or(Value::Null),
+                sent,
+                "{choice}"
+            );
+            assert_eq!(
+                input["tools"].as_array().unwrap().len(),
+                offered,
+                "{choice}"
+            );
+        }
+        assert!(input_of(with(json!("none"))).get("tools").is_none());
+        // Invalid ones, with tools or without, streamed or not.
+        for choice in [
+            json!(5),
+            json!("sometimes"),
+            json!(true),
+            json!([]),
+            json!({}),
+            json!({"type":"function"}),
+            json!({"type":"function","function":{}}),
+            json!({"type":"function","function":{"name":""}}),
+            json!({"type":"custom","custom":{"name":"f"}}),
+            json!({"type":"allowed_tools","allowed_tools":{"mode":"sometimes","tools":[]}}),
+            json!({"type":"allowed_tools","allowed_tools":{"mode":"auto","tools":[{"type":"function"}]}}),
+        ] {
+            for body in [
+                with(choice.clone()),
+                json!({"model":"gpt-4","stream":true,"messages":[{"role":"user","content":"x"}],"tool_choice":choice}),
+            ] {
+                let err = plan(body).unwrap_err();
+                assert_eq!(err.status(), 400, "{choice}");
+                assert_eq!(err.to_body().error.param, Some("tool_choice"), "{choice}");
+            }
+        }
+        let err = plan(with(json!("sometimes"))).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with(r#"`tool_choice` is "sometimes"; use "none", "auto", "required""#),
+            "{err}"
+        );
+        let err = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}],"function_call":7})).unwrap_err();
+        assert_eq!(err.to_body().error.param, Some("function_call"));
+    }
+
+    #[test]
+    fn messages_need_their_content_and_calls_their_ids() {
+        let call =
+            json!({"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}});
+        let tools = json!([{"type":"function","function":{"name":"f"}}]);
+        let chat = |messages: Value| json!({"model":"gpt-4","messages":messages,"tools":tools});
+        // (messages, param, words)
+        for (messages, param, words) in [
+            (
+                json!([{"role":"user"}]),
+                "messages[0].content",
+                "has no `content`",
+            ),
+            (
+                json!([{"role":"user","content":null}]),
+                "messages[0].content",
+                "has no `content`",
+            ),
+            (
+                json!([{"role":"system"},{"role":"user","content":"x"}]),
+                "messages[0].content",
+                "role `system`",
+            ),
+            (
+                json!([{"role":"developer"}]),
+                "messages[0].content",
+                "role `developer`",
+            ),
+            (
+                json!([{"role":"user","content":"a"},{"role":"assistant"},{"role":"user","content":"b"}]),
+                "messages[1].content",
+                "neither `content` nor `tool_calls`",
+            ),
+            (
+                json!([{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[]}]),
+                "messages[1].content",
+                "neither",
+            ),
+            (
+                json!([{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[{"type":"function","function":{"name":"f","arguments":"{}"}}]}]),
+                "messages[1].tool_calls[0].id",
+                "no `id`",
+            ),
+            (
+                json!([{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[call, {"id":"call_2","type":"function"}]}]),
+                "messages[1].tool_calls[1].function",
+                "no `function`",
+            ),
+            (
+                json!([{"role":"user","content":"a"},{"role":"assistant","content":null,"function_call":{"arguments":"{}"}}]),
+                "messages[1].function_call",
+                "no `name`",
+            ),
+        ] {
+            let err = plan(chat(messages.clone())).unwrap_err();
+            let body = err.to_body().error;
+            assert_eq!(body.param, Some(param), "{messages}: {}", body.message);
+            assert_eq!(
+                body.code.as_deref(),
+                Some("missing_required_parameter"),
+                "{messages}"
+            );
+            assert_eq!(body.r#type, "invalid_request_error");
+            assert!(body.message.contains(words), "{messages}: {}", body.message);
+        }
+        // Valid: null content beside calls, empty content, flat calls, legacy function calls, an
+        // assistant's refusal.
+        for messages in [
+            json!([{"role":"user","content":""},{"role":"assistant","content":""}]),
+            json!([{"role":"user","content":"a"},{"role":"assistant","content":null,"refusal":"I can't."},{"role":"user","content":"b"}]),
+            json!([{"role":"user","content":"a"},{"role":"assistant","content":null,"tool_calls":[call]},{"role":"tool","tool_call_id":"call_1","content":"sunny"}]),
+            json!([{"role":"user","content":"a"},{"role":"assistant","tool_calls":[{"id":"call_1","type":"function","name":"f","arguments":"{}"}]},{"role":"tool","tool_call_id":"call_1","content":""}]),
+            json!([{"role":"user","content":[]},{"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{}"}},{"role":"function","name":"f","content":"1"}]),
+        ] {
+            assert!(plan(chat(messages.clone())).is_ok(), "{messages}");
+        }
+        // Input items name the item.
+        for (input, param) in [
+            (
+                json!([{"role":"user","content":"a"},{"type":"message","role":"user"}]),
+                "input[1].content",
+            ),
+            (
+                json!([{"type":"function_call","name":"f","arguments":"{}"}]),
+                "input[0].call_id",
+            ),
+            (
+                json!([{"type":"function_call","call_id":"c","arguments":"{}"}]),
+                "input[0].name",
+            ),
+            (
+                json!([{"role":"user","content":"a"},{"type":"function_call_output","output":"x"}]),
+                "input[1].call_id",
+            ),
+        ] {
+            let err = plan(json!({"model":"gpt-4","input":input})).unwrap_err();
+            assert_eq!(err.to_body().error.param, Some(param), "{input}");
+        }
+        let err = plan(json!({"model":"gpt-4","input":[{"role":"user","content":5}]})).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("expected a string or a list of content parts"),
+            "{err}"
+        );
     }
 }

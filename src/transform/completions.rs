@@ -9,7 +9,8 @@ use super::chat::{
     CompletionContext,
 };
 use super::chat_request::{
-    plan_max_tokens, seed_for_run, stop_sequences, Sampling, SamplingRequest, MAX_CHOICES,
+    check_range, plan_max_tokens, seed_for_run, stop_sequences, Sampling, SamplingRequest,
+    MAX_CHOICES,
 };
 use super::openai::{CompletionRequest, FinishReason, TextChoice, TextCompletion, Usage};
 use crate::error::GatewayError;
@@ -83,6 +84,8 @@ pub fn plan_completion(
             Some("stream"),
         ));
     }
+    // OpenAI's range; accepted and checked, though Workers AI has no log probabilities to return.
+    check_range("logprobs", request.logprobs.map(|n| n as f64), 0.0, 5.0)?;
     limits.check_tokens(request.max_tokens, "max_tokens")?;
     let max_tokens = plan_max_tokens(None, request.max_tokens.or(limits.max_tokens()), &model)?;
     let sampling = Sampling::plan(
@@ -291,6 +294,14 @@ mod tests {
             (
                 json!({"model":"gpt-4","prompt":"x","temperature":9}),
                 "temperature",
+            ),
+            (
+                json!({"model":"gpt-4","prompt":"x","logprobs":6}),
+                "logprobs",
+            ),
+            (
+                json!({"model":"gpt-4","prompt":"x","max_tokens":1_000_000_000u64}),
+                "max_tokens",
             ),
         ] {
             assert_eq!(

@@ -304,7 +304,7 @@ pub fn refine_upstream_error(err: GatewayError) -> GatewayError {
                 "Your prompt was rejected by the image model's safety filter (Workers AI 3030: {}). Change the prompt and try again.",
                 message.trim_end_matches('.')
             ),
-            param: Some("prompt"),
+            param: Some("prompt".into()),
             code: Some("content_policy_violation"),
         },
         other => other,

@@ -52,6 +52,13 @@ pub struct ChatCompletionRequest {
     pub reasoning_effort: Option<String>,
     #[serde(default)]
     pub n: Option<u32>,
+    /// Checked (OpenAI's 0..=20), not served: Workers AI reports no log probabilities.
+    #[serde(default)]
+    pub top_logprobs: Option<u64>,
+    /// Input items the gateway put before the client's own (a Responses request's instructions
+    /// and stored history), so errors count from the client's first item.
+    #[serde(skip)]
+    pub added_items: usize,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -74,6 +81,9 @@ pub struct ChatMessage {
     /// Legacy: an assistant's single function call.
     #[serde(default)]
     pub function_call: Option<Value>,
+    /// An assistant turn that declined: its text stands in for the content.
+    #[serde(default)]
+    pub refusal: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -284,6 +294,9 @@ pub struct CompletionRequest {
     pub echo: Option<bool>,
     #[serde(default)]
     pub suffix: Option<String>,
+    /// Checked (OpenAI's 0..=5), not served: Workers AI reports no log probabilities.
+    #[serde(default)]
+    pub logprobs: Option<u64>,
 }
 
 /// A `text_completion` (whole, or one streamed chunk).

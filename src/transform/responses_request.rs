@@ -1,6 +1,8 @@
 //! `POST /v1/responses` requests: validated, then planned as the equivalent chat request, so every
 //! model family shares the chat path's handling (gpt-oss gets its native Responses input there).
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -33,6 +35,8 @@ pub struct ResponsesRequest {
     pub temperature: Option<f64>,
     #[serde(default)]
     pub top_p: Option<f64>,
+    #[serde(default)]
+    pub top_logprobs: Option<u64>,
     #[serde(default)]
     pub text: Option<TextParam>,
     #[serde(default)]
@@ -141,9 +145,10 @@ pub fn draft_responses(
         return Err(unsupported("prompt", "Stored prompt templates (`prompt`) are not supported by this gateway; send `input` and `instructions`."));
     }
     check_metadata(request.metadata.as_ref())?;
+    let earlier = history.len();
     let mut conversation = history;
     conversation.extend(input_items(request)?);
-    let chat_request = chat_request(request, &conversation).map_err(rename_params)?;
+    let chat_request = chat_request(request, &conversation, earlier).map_err(rename_params)?;
     Ok(ResponsesDraft {
         chat_request,
         conversation,
@@ -173,19 +178,24 @@ pub fn plan_responses(
     })
 }
 
-/// The chat request equivalent to a Responses request.
+/// The chat request equivalent to a Responses request; the conversation's first `earlier` items
+/// are stored history.
 fn chat_request(
     request: &ResponsesRequest,
     conversation: &[Value],
+    earlier: usize,
 ) -> Result<ChatCompletionRequest, GatewayError> {
     let mut items = Vec::with_capacity(conversation.len() + 1);
     if let Some(instructions) = request.instructions.as_deref().filter(|i| !i.is_empty()) {
         items.push(json!({"role": "system", "content": instructions}));
     }
+    let added_items = items.len() + earlier;
     items.extend_from_slice(conversation);
     Ok(ChatCompletionRequest {
         model: request.model.clone(),
         input_items: Some(items),
+        added_items,
+        top_logprobs: request.top_logprobs,
         stream: request.stream,
         max_completion_tokens: request.max_output_tokens,
         temperature: request.temperature,
@@ -247,9 +257,11 @@ fn chat_tool_choice(choice: &Value) -> Result<Value, GatewayError> {
                 });
                 Ok(json!({"type": "function", "function": {"name": name.cloned().unwrap_or(Value::Null)}}))
             }
+            // The chat planner reads its `mode` and `tools` in this flat form too.
+            Some("allowed_tools") => Ok(choice.clone()),
             other => Err(GatewayError::invalid(
                 format!(
-                    "`tool_choice` of type `{}` is not supported; use \"auto\", \"none\", \"required\" or {{\"type\":\"function\",\"name\":\"…\"}}.",
+                    "`tool_choice` of type `{}` is not supported (Workers AI models only call `function` tools); use \"auto\", \"none\", \"required\" or {{\"type\":\"function\",\"name\":\"…\"}}.",
                     other.unwrap_or("")
                 ),
                 Some("tool_choice"),
@@ -368,12 +380,17 @@ fn rename_params(err: GatewayError) -> GatewayError {
             param,
             code,
         } => {
-            let param = param.map(|p| match p {
-                "messages" => "input",
-                "max_completion_tokens" | "max_tokens" => "max_output_tokens",
-                "response_format" => "text.format",
-                "reasoning_effort" => "reasoning.effort",
-                other => other,
+            let param = param.map(|p| {
+                if let Some(rest) = p.strip_prefix("messages[") {
+                    return Cow::Owned(format!("input[{rest}"));
+                }
+                match p.as_ref() {
+                    "messages" => Cow::Borrowed("input"),
+                    "max_completion_tokens" | "max_tokens" => Cow::Borrowed("max_output_tokens"),
+                    "response_format" => Cow::Borrowed("text.format"),
+                    "reasoning_effort" => Cow::Borrowed("reasoning.effort"),
+                    _ => p,
+                }
             });
             let message = message
                 .replace(
@@ -545,5 +562,71 @@ mod tests {
         assert_eq!(messages[1]["content"], "one");
         assert_eq!(messages[2]["content"], "and now?");
         assert_eq!(p.input_items.len(), 3);
+    }
+
+    #[test]
+    fn items_are_checked_and_named_by_the_clients_index() {
+        // The instructions and stored history come first upstream; errors still count from the
+        // client's own first item.
+        let request = parse_responses_request(
+            &json!({"model":"gpt-4","instructions":"Be brief","input":[{"role":"user","content":"a"},{"role":"user"}]}).to_string(),
+        )
+        .unwrap();
+        let history = vec![json!({"role":"user","content":"first"})];
+        let err = plan_with_history(&request, history).unwrap_err();
+        let error = err.to_body().error;
+        assert_eq!(error.param, Some("input[1].content"), "{}", error.message);
+        assert!(
+            error
+                .message
+                .starts_with("input[1] (role `user`) has no `content`"),
+            "{}",
+            error.message
+        );
+        assert_eq!(error.code.as_deref(), Some("missing_required_parameter"));
+        for (body, param) in [
+            (
+                json!({"model":"gpt-4","input":[{"type":"message","role":"assistant"}]}),
+                "input[0].content",
+            ),
+            (
+                json!({"model":"gpt-4","input":[{"role":"user","content":"x"},{"type":"function_call","name":"f"}]}),
+                "input[1].call_id",
+            ),
+            (
+                json!({"model":"gpt-4","input":"x","top_logprobs":21}),
+                "top_logprobs",
+            ),
+            (
+                json!({"model":"gpt-4","input":"x","max_output_tokens":1_000_000_000u64}),
+                "max_output_tokens",
+            ),
+            (
+                json!({"model":"gpt-4","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":"sometimes"}),
+                "tool_choice",
+            ),
+            (
+                json!({"model":"gpt-4","input":"x","tools":[{"type":"function","name":"f"}],"tool_choice":{"type":"function"}}),
+                "tool_choice",
+            ),
+        ] {
+            let err = plan(body.clone()).unwrap_err();
+            assert_eq!(err.to_body().error.param, Some(param), "{body}: {err}");
+        }
+        let err = plan(json!({"model":"gpt-4","input":"x","max_output_tokens":1_000_000_000u64}))
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("`max_output_tokens` is too large"),
+            "{err}"
+        );
+        // Valid: top_logprobs 0 (Codex sends it), allowed_tools in the Responses form.
+        let p = plan(json!({"model":"gpt-5","input":"x","top_logprobs":0,
+            "tools":[{"type":"function","name":"f"},{"type":"function","name":"g"}],
+            "tool_choice":{"type":"allowed_tools","mode":"required","tools":[{"type":"function","name":"g"}]}})).unwrap();
+        let input = upstream(&p);
+        assert_eq!(input["tool_choice"], "required");
+        assert_eq!(input["tools"].as_array().unwrap().len(), 1);
+        assert_eq!(input["tools"][0]["function"]["name"], "g");
     }
 }

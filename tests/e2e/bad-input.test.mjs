@@ -125,16 +125,7 @@ function problems() {
  * `group`), so the main tests stay strict and a fix shows up as a passing todo.
  */
 const BUG = {
-  sequence: "type errors on a list/object say `invalid type: sequence` / `map` (serde wording; humanize() only rewrites `expected a sequence`)",
-  toolChoice: "an invalid tool_choice (5, \"sometimes\") is ignored and the request is served 200 (stream too)",
-  maxTokens: "max_tokens / max_completion_tokens / max_output_tokens of 10^9 or 10^12 are clamped silently to the model's limit and served 200 (deliberate per plan_max_tokens' comment, but OpenAI answers 400)",
-  topLogprobs: "top_logprobs: 1000 (OpenAI allows 0..20) is ignored: 200",
-  speech: "audio/speech ignores voice: 5, speed: \"fast\" and speed: 100 and answers 200 with audio",
-  missingContent: "a user or system message without content, and an assistant message with neither content nor tool_calls, are served 200 (stream too); OpenAI answers 400",
-  toolCallShape: "an assistant tool_call without `id` or without `function` is served 200 (stream too)",
-  respContent: "a Responses input message without content is served 200",
-  utf8: "invalid UTF-8 bytes (0xff 0xfe) inside a JSON string are replaced silently (U+FFFD) and served 200 on every JSON endpoint",
-  transcribeParams: "audio/transcriptions ignores temperature: \"hot\" and timestamp_granularities[]: \"century\" (200)",
+  // None known at the moment: tag a case with a key defined here to mark a new one.
 };
 
 /**
@@ -236,7 +227,8 @@ describe("wrong types", () => {
   const cases = [
     ["model: 7", C, { ...chat, model: 7 }, "model"],
     ["model: null", C, { ...chat, model: null }, "model"],
-    ["model: []", C, { ...chat, model: [] }, "model", "sequence"],
+    ["model: []", C, { ...chat, model: [] }, "model"],
+    ["model: {}", C, { ...chat, model: {} }, "model"],
     ['messages: "x"', C, { ...chat, messages: "x" }, "messages"],
     ["messages: {}", C, { ...chat, messages: {} }, "messages"],
     ["messages: [1]", C, { ...chat, messages: [1] }, "messages"],
@@ -252,14 +244,17 @@ describe("wrong types", () => {
     ['n: "2"', C, { ...chat, n: "2" }, "\\bn\\b"],
     ['temperature: "hot"', C, { ...chat, temperature: "hot" }, "temperature"],
     ["max_tokens: -1", C, { ...chat, max_tokens: -1 }, "max_tokens"],
-    ["max_tokens: 1e12", C, { ...chat, max_tokens: 1e12 }, "max_tokens", "maxTokens"],
+    ["max_tokens: 1e12", C, { ...chat, max_tokens: 1e12 }, "max_tokens"],
     ["max_tokens: 1.5", C, { ...chat, max_tokens: 1.5 }, "max_tokens"],
     ['max_tokens: "10"', C, { ...chat, max_tokens: "10" }, "max_tokens"],
     ["max_completion_tokens: -1", C, { ...chat, max_completion_tokens: -1 }, "max_completion_tokens"],
     ["tools: {}", C, { ...chat, model: "gpt-4", tools: {} }, "tools"],
     ['tools: ["x"]', C, { ...chat, model: "gpt-4", tools: ["x"] }, "tools"],
-    ["tool_choice: 5", C, { ...chat, model: "gpt-4", tools: [WEATHER_TOOL], tool_choice: 5 }, "tool_choice", "toolChoice"],
-    ['tool_choice: "sometimes"', C, { ...chat, model: "gpt-4", tools: [WEATHER_TOOL], tool_choice: "sometimes" }, "tool_choice", "toolChoice"],
+    ["tool_choice: 5", C, { ...chat, model: "gpt-4", tools: [WEATHER_TOOL], tool_choice: 5 }, "tool_choice"],
+    ['tool_choice: "sometimes"', C, { ...chat, model: "gpt-4", tools: [WEATHER_TOOL], tool_choice: "sometimes" }, "tool_choice"],
+    ['tool_choice: {type: "function"} (no name)', C, { ...chat, model: "gpt-4", tools: [WEATHER_TOOL], tool_choice: { type: "function" } }, "tool_choice"],
+    ["tool_choice: {function: {}} (no name)", C, { ...chat, model: "gpt-4", tools: [WEATHER_TOOL], tool_choice: { type: "function", function: {} } }, "tool_choice"],
+    ['tool_choice: "sometimes" without tools', C, { ...chat, tool_choice: "sometimes" }, "tool_choice"],
     ["stop: 5", C, { ...chat, stop: 5 }, "stop"],
     ['response_format: "json"', C, { ...chat, response_format: "json" }, "response_format"],
     ['stream_options: "x"', C, { ...chat, stream: true, stream_options: "x" }, "stream_options"],
@@ -284,6 +279,8 @@ describe("wrong types", () => {
     ["max_output_tokens: 1.5", R, with_(R, { max_output_tokens: 1.5 }), "max_output_tokens"],
     ["tools: {}", R, with_(R, { tools: {} }), "tools"],
     ["tool_choice: 5", R, with_(R, { tools: [{ type: "function", ...WEATHER_TOOL.function }], tool_choice: 5 }), "tool_choice"],
+    ['tool_choice: "sometimes"', R, with_(R, { tools: [{ type: "function", ...WEATHER_TOOL.function }], tool_choice: "sometimes" }), "tool_choice"],
+    ['tool_choice: {type: "function"} (no name)', R, with_(R, { tools: [{ type: "function", ...WEATHER_TOOL.function }], tool_choice: { type: "function" } }), "tool_choice"],
     ["instructions: 5", R, with_(R, { instructions: 5 }), "instructions"],
 
     ["model: 7", "/v1/embeddings", with_("/v1/embeddings", { model: 7 }), "model"],
@@ -304,8 +301,9 @@ describe("wrong types", () => {
 
     ["model: 7", "/v1/audio/speech", with_("/v1/audio/speech", { model: 7 }), "model"],
     ["input: 5", "/v1/audio/speech", with_("/v1/audio/speech", { input: 5 }), "input"],
-    ["voice: 5", "/v1/audio/speech", with_("/v1/audio/speech", { voice: 5 }), "voice", "speech"],
-    ['speed: "fast"', "/v1/audio/speech", with_("/v1/audio/speech", { speed: "fast" }), "speed", "speech"],
+    ["voice: 5", "/v1/audio/speech", with_("/v1/audio/speech", { voice: 5 }), "voice"],
+    ['speed: "fast"', "/v1/audio/speech", with_("/v1/audio/speech", { speed: "fast" }), "speed"],
+    ["voice: []", "/v1/audio/speech", with_("/v1/audio/speech", { voice: [] }), "voice"],
 
     ["model: 7", "/v1/moderations", with_("/v1/moderations", { model: 7 }), "model"],
     ["input: {}", "/v1/moderations", with_("/v1/moderations", { input: {} }), "input"],
@@ -328,12 +326,14 @@ describe("message structure", () => {
     ["empty messages", { model: "gpt-4", messages: [] }, "messages"],
     ["unknown role wizard", { model: "gpt-4", messages: [{ role: "wizard", content: "hi" }] }, "messages|role|wizard"],
     ["message without role", { model: "gpt-4", messages: [{ content: "hi" }] }, "messages|role"],
-    ["user message without content", { model: "gpt-4", messages: [{ role: "user" }] }, "messages|content", "missingContent"],
-    ["system message without content", { model: "gpt-4", messages: [{ role: "system" }, ...user("hi")] }, "messages|content", "missingContent"],
-    ["assistant without content or tool_calls", { model: "gpt-4", messages: [...user("a"), { role: "assistant" }, ...user("b")] }, "messages|content", "missingContent"],
+    ["user message without content", { model: "gpt-4", messages: [{ role: "user" }] }, "messages|content"],
+    ["system message without content", { model: "gpt-4", messages: [{ role: "system" }, ...user("hi")] }, "messages|content"],
+    ["assistant without content or tool_calls", { model: "gpt-4", messages: [...user("a"), { role: "assistant" }, ...user("b")] }, "messages|content"],
+    ["user message with content: null", { model: "gpt-4", messages: [{ role: "user", content: null }] }, "messages|content"],
+    ["assistant with content: null and tool_calls: []", { model: "gpt-4", messages: [...user("a"), { role: "assistant", content: null, tool_calls: [] }, ...user("b")] }, "messages|content"],
     ["tool message without tool_call_id", { model: "gpt-4", tools: [WEATHER_TOOL], messages: [...user("weather?"), { role: "assistant", content: null, tool_calls: [call] }, { role: "tool", content: "sunny" }] }, "messages|tool_call_id"],
-    ["assistant tool_call without id", { model: "gpt-4", tools: [WEATHER_TOOL], messages: [...user("weather?"), { role: "assistant", content: null, tool_calls: [{ type: "function", function: call.function }] }, { role: "tool", tool_call_id: "call_1", content: "sunny" }] }, "messages|tool_calls|id", "toolCallShape"],
-    ["assistant tool_call without function", { model: "gpt-4", tools: [WEATHER_TOOL], messages: [...user("weather?"), { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function" }] }, { role: "tool", tool_call_id: "call_1", content: "sunny" }] }, "messages|tool_calls|function", "toolCallShape"],
+    ["assistant tool_call without id", { model: "gpt-4", tools: [WEATHER_TOOL], messages: [...user("weather?"), { role: "assistant", content: null, tool_calls: [{ type: "function", function: call.function }] }, { role: "tool", tool_call_id: "call_1", content: "sunny" }] }, "messages|tool_calls|id"],
+    ["assistant tool_call without function", { model: "gpt-4", tools: [WEATHER_TOOL], messages: [...user("weather?"), { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function" }] }, { role: "tool", tool_call_id: "call_1", content: "sunny" }] }, "messages|tool_calls|function"],
     ["assistant tool_calls: {}", { model: "gpt-4", tools: [WEATHER_TOOL], messages: [...user("weather?"), { role: "assistant", content: null, tool_calls: {} }] }, "messages|tool_calls"],
   ];
   // Sent to a legacy tool model (llama 3.3: Workers AI wants arguments as an object, so the gateway
@@ -349,7 +349,9 @@ describe("message structure", () => {
     ...cases.map(([label, body, field, bug]) => [`chat stream ${label}`, () => send("/v1/chat/completions", { body: { ...body, stream: true } }), { statuses: [400], mention: new RegExp(field) }, bug]),
     ["responses input: []", () => send("/v1/responses", { body: { model: "gpt-4", input: [] } }), { statuses: [400], mention: /input/ }],
     ["responses role wizard", () => send("/v1/responses", { body: { model: "gpt-4", input: [{ role: "wizard", content: "hi" }] } }), { statuses: [400], mention: /input|role|wizard/ }],
-    ["responses message without content", () => send("/v1/responses", { body: { model: "gpt-4", input: [{ role: "user" }] } }), { statuses: [400], mention: /input|content/ }, "respContent"],
+    ["responses message without content", () => send("/v1/responses", { body: { model: "gpt-4", input: [{ role: "user" }] } }), { statuses: [400], param: "input[0].content", code: "missing_required_parameter" }],
+    ["responses assistant message without content, after instructions", () => send("/v1/responses", { body: { model: "gpt-4", instructions: "Be brief", input: [{ role: "user", content: "hi" }, { type: "message", role: "assistant" }] } }), { statuses: [400], param: "input[1].content", code: "missing_required_parameter" }],
+    ["responses function_call without call_id", () => send("/v1/responses", { body: { model: "gpt-4", input: [{ role: "user", content: "hi" }, { type: "function_call", name: "get_weather", arguments: "{}" }] } }), { statuses: [400], param: "input[1].call_id" }],
     ["responses function_call_output without call_id", () => send("/v1/responses", { body: { model: "gpt-4", input: [{ role: "user", content: "hi" }, { type: "function_call_output", output: "sunny" }] } }), { statuses: [400], mention: /input|call_id/ }],
     ["responses unknown item type", () => send("/v1/responses", { body: { model: "gpt-4", input: [{ type: "hologram" }] } }), { statuses: [400], mention: /input|type|hologram/ }],
   ]);
@@ -370,23 +372,25 @@ describe("absurd parameters", () => {
   group("n 1000, max_tokens 10^9, temperature 100, top_p -1, 50 stop strings, … → 400 naming the parameter", () => [
     ...[
       ["n: 1000", { n: 1000 }, "\\bn\\b"],
-      ["max_tokens: 10^9", { max_tokens: 1e9 }, "max_tokens", "maxTokens"],
-      ["max_completion_tokens: 10^9", { max_completion_tokens: 1e9 }, "max_completion_tokens", "maxTokens"],
+      ["max_tokens: 10^9", { max_tokens: 1e9 }, "max_tokens"],
+      ["max_completion_tokens: 10^9", { max_completion_tokens: 1e9 }, "max_completion_tokens"],
       ["temperature: 100", { temperature: 100 }, "temperature"],
       ["top_p: -1", { top_p: -1 }, "top_p"],
       ["stop: 50 strings", { stop: Array.from({ length: 50 }, (_, i) => `s${i}`) }, "stop"],
-      ["logprobs, top_logprobs: 1000", { logprobs: true, top_logprobs: 1000 }, "top_logprobs", "topLogprobs"],
+      ["logprobs, top_logprobs: 1000", { logprobs: true, top_logprobs: 1000 }, "top_logprobs"],
       ["presence_penalty: 1e9", { presence_penalty: 1e9 }, "presence_penalty"],
       ["seed: 1e300", { seed: 1e300 }, "seed"],
     ].map(([label, extra, field, bug]) => [`chat ${label}`, () => send("/v1/chat/completions", { body: { ...chat, ...extra } }), { statuses: [400], mention: new RegExp(field) }, bug]),
     ["completions n: 1000", () => send("/v1/completions", { body: at("/v1/completions", { n: 1000 }) }), { statuses: [400], mention: /\bn\b/ }],
-    ["completions max_tokens: 10^9", () => send("/v1/completions", { body: at("/v1/completions", { max_tokens: 1e9 }) }), { statuses: [400], mention: /max_tokens/ }, "maxTokens"],
+    ["completions max_tokens: 10^9", () => send("/v1/completions", { body: at("/v1/completions", { max_tokens: 1e9 }) }), { statuses: [400], mention: /max_tokens/ }],
     ["completions temperature: 100", () => send("/v1/completions", { body: at("/v1/completions", { temperature: 100 }) }), { statuses: [400], mention: /temperature/ }],
-    ["responses max_output_tokens: 10^9", () => send("/v1/responses", { body: at("/v1/responses", { max_output_tokens: 1e9 }) }), { statuses: [400], mention: /max_output_tokens/ }, "maxTokens"],
+    ["responses max_output_tokens: 10^9", () => send("/v1/responses", { body: at("/v1/responses", { max_output_tokens: 1e9 }) }), { statuses: [400], mention: /max_output_tokens/ }],
+    ["responses top_logprobs: 1000", () => send("/v1/responses", { body: at("/v1/responses", { top_logprobs: 1000 }) }), { statuses: [400], param: "top_logprobs" }],
+    ["completions logprobs: 100", () => send("/v1/completions", { body: at("/v1/completions", { logprobs: 100 }) }), { statuses: [400], param: "logprobs" }],
     ["responses temperature: 100", () => send("/v1/responses", { body: at("/v1/responses", { temperature: 100 }) }), { statuses: [400], mention: /temperature/ }],
     ["responses top_p: -1", () => send("/v1/responses", { body: at("/v1/responses", { top_p: -1 }) }), { statuses: [400], mention: /top_p/ }],
     ["images n: 1000", () => send("/v1/images/generations", { body: at("/v1/images/generations", { n: 1000 }) }), { statuses: [400], mention: /\bn\b/ }],
-    ["speech speed: 100", () => send("/v1/audio/speech", { body: at("/v1/audio/speech", { speed: 100 }) }), { statuses: [400], mention: /speed/ }, "speech"],
+    ["speech speed: 100", () => send("/v1/audio/speech", { body: at("/v1/audio/speech", { speed: 100 }) }), { statuses: [400], mention: /speed/ }],
     ["embeddings 10 000 inputs", () => send("/v1/embeddings", { body: at("/v1/embeddings", { input: Array.from({ length: 10_000 }, () => "x") }) }), { statuses: [400], mention: /input/ }],
     ["embeddings dimensions: -5", () => send("/v1/embeddings", { body: at("/v1/embeddings", { dimensions: -5 }) }), { statuses: [400], mention: /dimensions/ }],
   ]);
@@ -496,7 +500,7 @@ describe("hostile JSON", () => {
         [`${path} deep array in an unknown field`, () => send(path, { body: `${valid.slice(0, -1)},"extra":${arrays}}`, headers: J }), { statuses: [400], allowOk: true }],
       ];
     }),
-    ["chat deep messages", () => send("/v1/chat/completions", { body: `{"model":"gpt-4","messages":${arrays}}`, headers: J }), { statuses: [400], mention: /messages/ }, "sequence"],
+    ["chat deep messages", () => send("/v1/chat/completions", { body: `{"model":"gpt-4","messages":${arrays}}`, headers: J }), { statuses: [400], mention: /messages/ }],
     ["chat deep content", () => send("/v1/chat/completions", { body: `{"model":"gpt-4","messages":[{"role":"user","content":${arrays}}]}`, headers: J }), { statuses: [400], mention: /messages|content/ }],
     ["chat deep tool parameters", () => send("/v1/chat/completions", { body: `{"model":"gpt-4","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":${objects}}}]}`, headers: J }), { statuses: [400] }],
   ], {
@@ -515,7 +519,7 @@ describe("hostile JSON", () => {
       const at = valid.indexOf(field) + field.length;
       return new Uint8Array([...enc.encode(valid.slice(0, at)), 0x68, 0xff, 0xfe, 0x69, 0xc3, ...enc.encode(valid.slice(at))]);
     };
-    return JSON_PATHS.map((path) => [`${path} 0xff 0xfe in a string`, () => send(path, { body: bytes(path), headers: J }), { statuses: [400], mention: /utf-?8|encod|invalid|unicode/i }, "utf8"]);
+    return JSON_PATHS.map((path) => [`${path} 0xff 0xfe in a string`, () => send(path, { body: bytes(path), headers: J }), { statuses: [400], mention: /utf-?8|encod|invalid|unicode/i }]);
   });
 });
 
@@ -560,8 +564,9 @@ describe("content types", () => {
       ["multipart with file as a text field", () => send(TRANSCRIBE, { body: multipart([{ name: "model", value: "whisper-1" }, { name: "file", value: "hello" }], B), headers: MP }), { statuses: [400], param: "file", mention: /file/, allowOk: true }],
       ["form-urlencoded", () => send(TRANSCRIBE, { body: "model=whisper-1&file=hello", headers: { "content-type": "application/x-www-form-urlencoded" } }), { statuses: [400, 415], mention: /multipart/ }],
       ["no content-type", () => send(TRANSCRIBE, { body: "hello", headers: {} }), { statuses: [400, 415], mention: /multipart/ }],
-      ["temperature: hot", () => send(TRANSCRIBE, { body: audioForm({ model: "whisper-1", temperature: "hot" }) }), { statuses: [400], mention: /temperature/ }, "transcribeParams"],
-      ["timestamp_granularities[]: century", () => send(TRANSCRIBE, { body: audioForm({ model: "whisper-1", response_format: "verbose_json", "timestamp_granularities[]": "century" }) }), { statuses: [400], mention: /timestamp_granularities/ }, "transcribeParams"],
+      ["temperature: hot", () => send(TRANSCRIBE, { body: audioForm({ model: "whisper-1", temperature: "hot" }) }), { statuses: [400], mention: /temperature/ }],
+      ["timestamp_granularities[]: century", () => send(TRANSCRIBE, { body: audioForm({ model: "whisper-1", response_format: "verbose_json", "timestamp_granularities[]": "century" }) }), { statuses: [400], mention: /timestamp_granularities/ }],
+      ["temperature: 5", () => send(TRANSCRIBE, { body: audioForm({ model: "whisper-1", temperature: "5" }) }), { statuses: [400], param: "temperature" }],
     ].map(([label, fn, opts, bug]) => [`${TRANSCRIBE} ${label}`, fn, opts, bug]);
   });
 });
@@ -612,6 +617,42 @@ describe("models, routes, methods, auth", () => {
         [`${path} no key, oversized body`, () => send(path, { body: "x".repeat(200_000), auth: false, headers: { "content-type": "application/json", connection: "close" } }), { statuses: [401, 413] }],
       ];
     }));
+});
+
+test("valid values next to those checks are still served (200)", async () => {
+  const C = "/v1/chat/completions";
+  const R = "/v1/responses";
+  const S = "/v1/audio/speech";
+  const call = { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"location":"Paris"}' } };
+  const withTool = (extra) => ({ ...VALID[C], model: "gpt-4", messages: user("weather? [[emu:tokens=2]] [[emu:no_reasoning]]"), tools: [WEATHER_TOOL], ...extra });
+  const respTool = (extra) => ({ ...VALID[R], tools: [{ type: "function", ...WEATHER_TOOL.function }], ...extra });
+  const cases = [
+    // Generous limits are lowered to the model's own: many tools send these for any model.
+    ["chat max_tokens 32768", C, { ...VALID[C], max_tokens: 32768 }],
+    ["chat max_completion_tokens 1000000 (the most)", C, { ...VALID[C], max_completion_tokens: 1_000_000 }],
+    ["completions max_tokens 32768", "/v1/completions", { ...VALID["/v1/completions"], max_tokens: 32768 }],
+    ["responses max_output_tokens 32768", R, { ...VALID[R], max_output_tokens: 32768 }],
+    ["chat logprobs true, top_logprobs 20", C, { ...VALID[C], logprobs: true, top_logprobs: 20 }],
+    ["completions logprobs 5", "/v1/completions", { ...VALID["/v1/completions"], logprobs: 5 }],
+    ["responses top_logprobs 0", R, { ...VALID[R], top_logprobs: 0 }],
+    ["assistant content null beside tool_calls, then the tool result", C, withTool({ messages: [...user("weather? [[emu:tokens=2]] [[emu:no_reasoning]]"), { role: "assistant", content: null, tool_calls: [call] }, { role: "tool", tool_call_id: "call_1", content: "sunny" }] })],
+    ["empty-string contents", C, { model: "gpt-3.5-turbo", messages: [{ role: "system", content: "" }, ...user("a"), { role: "assistant", content: "" }, ...user("b [[emu:tokens=2]]")] }],
+    ...["none", "auto", "required", null].map((choice) => [`tool_choice ${JSON.stringify(choice)}`, C, withTool({ tool_choice: choice })]),
+    ["tool_choice naming a function", C, withTool({ tool_choice: { type: "function", function: { name: "get_weather" } } })],
+    ["tool_choice allowed_tools", C, withTool({ tool_choice: { type: "allowed_tools", allowed_tools: { mode: "auto", tools: [{ type: "function", function: { name: "get_weather" } }] } } })],
+    ["responses tool_choice {type: function, name}", R, respTool({ tool_choice: { type: "function", name: "get_weather" } })],
+    ["responses tool_choice required", R, respTool({ tool_choice: "required" })],
+    ["speech voice nova, speed 4", S, { ...VALID[S], voice: "nova", speed: 4 }],
+    ["speech custom voice {id}, speed 0.25", S, { ...VALID[S], voice: { id: "voice_1234" }, speed: 0.25 }],
+    ["UTF-8 text beyond ASCII", C, { ...VALID[C], messages: user("héllo 日本 🙂 [[emu:tokens=2]]") }],
+  ];
+  const results = await Promise.all([
+    ...cases.map(async ([label, path, body]) => [label, await send(path, { body })]),
+    (async () => ["a UTF-8 byte-order mark before the JSON", await send(C, { body: `\ufeff${JSON.stringify(VALID[C])}`, headers: { "content-type": "application/json" } })])(),
+    (async () => ["transcription temperature 0.2, timestamp_granularities[] word", await send(TRANSCRIBE, { body: audioForm({ model: "whisper-1", temperature: "0.2", response_format: "verbose_json", "timestamp_granularities[]": "word" }) })])(),
+  ]);
+  const failed = results.filter(([, r]) => r.status !== 200).map(([label, r]) => `${label}: ${r.status ?? r.error} ${(r.text ?? "").slice(0, 200)}`);
+  assert.deepEqual(failed, []);
 });
 
 test("after all of that, the same instance still serves chat, a stream and embeddings", async () => {

@@ -709,9 +709,10 @@ describe("input shapes", () => {
     await badRequest(ai, { model: NATIVE, input: [{ type: "item_reference", id: "msg_1" }] }, "input", "item_reference");
     await badRequest(ai, { model: NATIVE, input: [] }, "input", "empty input");
     await badRequest(ai, { model: NATIVE, input: "x", max_output_tokens: 0 }, "max_output_tokens", "max_output_tokens 0");
-    // A huge limit is clamped to the model's, not refused.
-    const { text } = await create(ai, { model: NATIVE, input: "x [[emu:tokens=2]] [[emu:no_reasoning]]", max_output_tokens: 1_000_000_000 });
+    // A generous limit is lowered to the model's, not refused; an absurd one is a mistake (400).
+    const { text } = await create(ai, { model: NATIVE, input: "x [[emu:tokens=2]] [[emu:no_reasoning]]", max_output_tokens: 1_000_000 });
     assert.equal(text, "w1 w2");
+    await badRequest(ai, { model: NATIVE, input: "x", max_output_tokens: 1_000_000_000 }, "max_output_tokens", "max_output_tokens 10^9");
   });
 
   test("metadata values must be strings (OpenAI answers 400; echoing them breaks the Response schema)", async () => {
