@@ -122,12 +122,12 @@ fn json_words(got: &str) -> Cow<'_, str> {
     match got {
         "sequence" => Cow::Borrowed("a list"),
         "map" => Cow::Borrowed("an object"),
-        _ => match (got.split_once(" `"), got.strip_prefix("string ")) {
-            // ``integer `7` ``, ``floating point `1.5` ``, ``boolean `true` ``: the value itself.
-            (Some((_, value)), _) => Cow::Borrowed(value.strip_suffix('`').unwrap_or(value)),
+        _ => match (got.strip_prefix("string "), got.split_once(" `")) {
             // A string, quoted, unless it is too long to be worth echoing.
-            (None, Some(text)) if text.chars().count() <= 40 => Cow::Borrowed(text),
-            (None, Some(_)) => Cow::Borrowed("a string"),
+            (Some(text), _) if text.chars().count() <= 40 => Cow::Borrowed(text),
+            (Some(_), _) => Cow::Borrowed("a string"),
+            // ``integer `7` ``, ``floating point `1.5` ``, ``boolean `true` ``: the value itself.
+            (None, Some((_, value))) => Cow::Borrowed(value.strip_suffix('`').unwrap_or(value)),
             (None, None) => Cow::Borrowed(got),
         },
     }
@@ -296,6 +296,12 @@ mod tests {
         ));
         assert!(
             message.ends_with("expected a number, got a string."),
+            "{message}"
+        );
+        // A string holding backticks is still echoed as the string it is.
+        let (message, _) = error(r#"{"model":"m","temperature":"a `b`","messages":[]}"#);
+        assert!(
+            message.ends_with(r#"expected a number, got "a `b`"."#),
             "{message}"
         );
     }
