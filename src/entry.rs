@@ -7,7 +7,7 @@ use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Response, ResponseBody, Result};
 
 use crate::error::GatewayError;
-use crate::handlers::{header, pipeline, RequestContext};
+use crate::handlers::{pipeline, RequestContext};
 use crate::platform::ai::AiCall;
 use crate::platform::http;
 use crate::platform::log::{failed, settled_of, PendingLog};
@@ -49,8 +49,9 @@ fn config(env: &Env) -> std::result::Result<Rc<GatewayConfig>, GatewayError> {
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
     let req = ClientRequest::new(req);
-    let origin = header(&req, "origin");
-    let request_id = header(&req, "x-request-id")
+    let origin = req.header("origin");
+    let request_id = req
+        .header("x-request-id")
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     // Written when the last holder drops it: here, or at the end of a translated stream.
@@ -65,7 +66,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
         Err(err) => failed(&err, &log),
         Ok(config) => {
             let (mut response, cors) = if req.method() == "OPTIONS" {
-                let requested = header(&req, "access-control-request-headers");
+                let requested = req.header("access-control-request-headers");
                 let cors = config
                     .cors
                     .preflight_headers(origin.as_deref(), requested.as_deref());
@@ -123,7 +124,7 @@ async fn handle(
         }
         false => (
             None,
-            subject_for_ip(header(req, "cf-connecting-ip").as_deref()),
+            subject_for_ip(req.header("cf-connecting-ip").as_deref()),
         ),
     };
     let user = caller.as_ref().map(|c| c.user.clone());
@@ -164,8 +165,8 @@ async fn authenticate(
     if config.keys.is_empty() && !kv_keys {
         return Err(GatewayConfig::missing_keys_error());
     }
-    let authorization = header(req, "authorization");
-    let x_api_key = header(req, "x-api-key");
+    let authorization = req.header("authorization");
+    let x_api_key = req.header("x-api-key");
     let key = presented_key(authorization.as_deref(), x_api_key.as_deref()).ok_or_else(|| {
         GatewayError::Unauthorized(
             "Missing API key. Send it as `Authorization: Bearer <key>` (what OpenAI SDKs do with api_key) or `X-API-Key: <key>`.".into(),

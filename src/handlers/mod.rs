@@ -135,11 +135,6 @@ pub async fn dispatch(
     }
 }
 
-/// A request header's value, if present.
-pub fn header(req: &ClientRequest, name: &str) -> Option<String> {
-    req.header(name)
-}
-
 /// Refuses a body whose declared `Content-Length` is over `limit` (413), before reading it.
 pub fn declared_length_check(req: &ClientRequest, limit: usize) -> Result<(), GatewayError> {
     let declared = req

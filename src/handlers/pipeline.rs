@@ -7,7 +7,7 @@ use worker::{Response, ResponseBody};
 
 use crate::platform::request::ClientRequest;
 
-use super::{dispatch, header, RequestContext};
+use super::{dispatch, RequestContext};
 use crate::error::GatewayError;
 use crate::models::resolve;
 use crate::platform::ai::error_message;
@@ -26,7 +26,7 @@ pub async fn serve(
     req: &ClientRequest,
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
-    let idempotency_key = header(req, "idempotency-key");
+    let idempotency_key = req.header("idempotency-key");
     let Some(openai_path) = route.json_model_path() else {
         if idempotency_key.is_some() {
             cx.log.edit(|line| line.idempotency = Some("unsupported"));
@@ -50,8 +50,8 @@ pub async fn serve(
         },
     };
     let cache_ask = CacheAsk::from_headers(
-        header(req, "x-gateway-cache").as_deref(),
-        header(req, "cache-control").as_deref(),
+        req.header("x-gateway-cache").as_deref(),
+        req.header("cache-control").as_deref(),
     );
     let result = cached(route, openai_path, req, cx, body, cache_ask).await;
     match claim {
