@@ -5,6 +5,7 @@
 //
 //   node scripts/bench/chat.mjs [--requests 100] [--streams 10] [--tokens 200] [--rounds 15] [--cold 5]
 //       [--builds dirA,dirB]   (several builds side by side, e.g. before and after a change)
+//       [--only non-stream]    (only the cases whose label contains this)
 // (requests and streams are per round)
 // Needs a build (bash scripts/build.sh). Loopback only; bounded; stops by itself.
 import { execFileSync } from "node:child_process";
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "15" },
     cold: { type: "string", default: "5" },
     builds: { type: "string" },
+    only: { type: "string" }, // run only the cases whose label contains this, e.g. "non-stream"
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -161,7 +163,7 @@ try {
     { label: `stream chat (${TOKENS} tokens)`, count: STREAMS, body: chatBody(true, TOKENS) },
   ];
   const rows = [];
-  for (const { label, count, body } of cases) {
+  for (const { label, count, body } of cases.filter((c) => !values.only || c.label.includes(values.only))) {
     for (const target of [base, ...gateways]) for (let i = 0; i < 30; i++) await post(target.url, body); // JIT, wasm tiers
     // Short alternating rounds; the figure is the median of each round's difference, so load
     // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
@@ -202,7 +204,7 @@ try {
   }
   // What one more streamed token costs: the difference between the long and the short stream.
   console.log("");
-  for (const build of builds.map((b) => b ?? "build")) {
+  for (const build of values.only ? [] : builds.map((b) => b ?? "build")) {
     const added = (label) => rows.find((r) => r.build === build && r.label === label).added;
     const perToken = ((added(cases[2].label) - added(cases[1].label)) * 1000) / (TOKENS - 20);
     console.log(`${build}: +${f(perToken, 1)} µs CPU per streamed token (marginal), +${f(added(cases[0].label), 3)} ms per non-stream request, +${f(added(cases[1].label), 3)} ms per 20-token stream`);
