@@ -161,8 +161,8 @@ async fn authenticate(
     env: &Env,
     config: &GatewayConfig,
 ) -> std::result::Result<(Caller, String), GatewayError> {
-    let kv_keys = platform::binding(env, store::BINDING).is_some();
-    if config.keys.is_empty() && !kv_keys {
+    // With keys in the configuration, the KV binding is looked up only for keys not among them.
+    if config.keys.is_empty() && platform::binding(env, store::BINDING).is_none() {
         return Err(GatewayConfig::missing_keys_error());
     }
     let authorization = req.header("authorization");

@@ -25,6 +25,7 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "15" },
     cold: { type: "string", default: "5" },
     builds: { type: "string" },
+    warmup: { type: "string", default: "30" },
     only: { type: "string" }, // run only the cases whose label contains this, e.g. "non-stream"
   },
 });
@@ -164,7 +165,7 @@ try {
   ];
   const rows = [];
   for (const { label, count, body } of cases.filter((c) => !values.only || c.label.includes(values.only))) {
-    for (const target of [base, ...gateways]) for (let i = 0; i < 30; i++) await post(target.url, body); // JIT, wasm tiers
+    for (const target of [base, ...gateways]) for (let i = 0; i < Number(values.warmup); i++) await post(target.url, body); // JIT, wasm tiers
     // Short alternating rounds; the figure is the median of each round's difference, so load
     // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
     const bs = [];

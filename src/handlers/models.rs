@@ -50,9 +50,9 @@ pub async fn search(
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let url = req.url();
-    let query = query_param(&url, "q").unwrap_or_default();
-    let task = query_param(&url, "task").unwrap_or_default();
-    let wants_json = query_param(&url, "format").as_deref() == Some("json")
+    let query = query_param(url, "q").unwrap_or_default();
+    let task = query_param(url, "task").unwrap_or_default();
+    let wants_json = query_param(url, "format").as_deref() == Some("json")
         || req
             .header("accept")
             .is_some_and(|accept| accept.contains("application/json"));

@@ -58,6 +58,17 @@ export async function aiModels(ai) {
   return JSON.stringify(await ai.models({ per_page: 1000 }));
 }
 
+/**
+ * The request's method, URL and headers as lines: method, URL, then a name line (lower-case, as
+ * Headers iterates them) and a value line per header. HTTP forbids line breaks in all of them.
+ * One call instead of one per header read.
+ */
+export function requestHead(request) {
+  let head = `${request.method}\n${request.url}\n`;
+  for (const [name, value] of request.headers) head += `${name}\n${value}\n`;
+  return head;
+}
+
 /** The message of anything thrown, as the binding's errors carry their code in it. */
 export function errorMessage(error) {
   if (error && typeof error === "object" && "message" in error) return String(error.message);

@@ -3,6 +3,8 @@
 //! the limit). A limiter that fails lets the request through and logs why: an outage of the
 //! counter should not become an outage of the gateway.
 
+use std::cell::OnceCell;
+
 use wasm_bindgen::prelude::*;
 use worker::Env;
 
@@ -19,10 +21,22 @@ extern "C" {
 
 pub const LIMITER_BINDING: &str = "RATE_LIMITER";
 
+thread_local! {
+    /// Whether the deployment binds `RATE_LIMITER`. Bindings, like vars, are fixed for the life
+    /// of an isolate, so most deployments (without one) skip the lookup on every request.
+    static HAS_LIMITER: OnceCell<bool> = const { OnceCell::new() };
+}
+
+fn limiter(env: &Env) -> Option<JsValue> {
+    let bound =
+        HAS_LIMITER.with(|has| *has.get_or_init(|| binding(env, LIMITER_BINDING).is_some()));
+    bound.then(|| binding(env, LIMITER_BINDING)).flatten()
+}
+
 /// Counts this request for `subject`. `None` when nothing limits this deployment.
 pub async fn check(env: &Env, limit: Option<&RateLimit>, subject: &str) -> Option<RateDecision> {
     let now = now_seconds();
-    if let Some(limiter) = binding(env, LIMITER_BINDING) {
+    if let Some(limiter) = limiter(env) {
         // The binding's own period is 10 or 60 seconds; the var, if set, tells clients which.
         let period = limit.map_or(60, |l| l.period_seconds);
         let reset_seconds = period - now % period;

@@ -201,9 +201,69 @@ pub fn path_of_url(url: &str) -> &str {
         .unwrap_or(path)
 }
 
+/// A request's method, URL and headers as glue.js `requestHead` writes them: a line each for the
+/// method and the URL, then a name line and a value line per header.
+#[derive(Debug, Default)]
+pub struct RequestHead {
+    method: String,
+    url: String,
+    headers: String,
+}
+
+impl RequestHead {
+    pub fn parse(text: String) -> Self {
+        let mut parts = text.splitn(3, '\n');
+        let method = parts.next().unwrap_or("").to_owned();
+        let url = parts.next().unwrap_or("").to_owned();
+        let headers = parts.next().unwrap_or("").to_owned();
+        RequestHead {
+            method,
+            url,
+            headers,
+        }
+    }
+
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A header's value (names compare without regard to case), if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let mut lines = self.headers.split('\n');
+        while let (Some(key), Some(value)) = (lines.next(), lines.next()) {
+            if key.eq_ignore_ascii_case(name) {
+                return Some(value);
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_heads_as_glue_writes_them() {
+        let head = RequestHead::parse(
+            "POST\nhttps://gw.example/v1/chat/completions?x=1\nauthorization\nBearer sk-1\ncontent-type\napplication/json\nx-empty\n\n".into(),
+        );
+        assert_eq!(head.method(), "POST");
+        assert_eq!(head.url(), "https://gw.example/v1/chat/completions?x=1");
+        assert_eq!(head.header("authorization"), Some("Bearer sk-1"));
+        assert_eq!(head.header("Content-Type"), Some("application/json"));
+        assert_eq!(head.header("x-empty"), Some(""));
+        assert_eq!(head.header("origin"), None);
+        // A value is never taken for a name.
+        assert_eq!(head.header("Bearer sk-1"), None);
+        let bare = RequestHead::parse("GET\nhttps://gw.example/health\n".into());
+        assert_eq!(bare.header("authorization"), None);
+        assert_eq!(RequestHead::parse(String::new()).method(), "");
+    }
 
     #[test]
     fn paths_of_urls() {
