@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing need, skipping whatever is already there:
-#   - the wasm32-unknown-unknown Rust target
+#   - the wasm32-unknown-unknown Rust target, and the rustfmt and clippy components
 #   - worker-build (pinned) and wasm-bindgen-cli (exactly the wasm-bindgen in Cargo.lock)
 #   - npm packages from package-lock.json (miniflare/workerd, wrangler, openai, binaryen, ajv,
 #     playwright-core, …)
@@ -20,6 +20,14 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   step "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+
+# rustup's "minimal" profile (official Rust images) leaves these out; the test command needs them.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed | grep -q "^$component"; then
+    step "adding the $component component"
+    rustup component add "$component"
+  fi
+done
 
 if [ "$(worker-build --version 2>/dev/null || true)" != "$WORKER_BUILD_VERSION" ]; then
   step "installing worker-build $WORKER_BUILD_VERSION (about 5 minutes, once)"

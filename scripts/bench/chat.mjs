@@ -6,6 +6,7 @@
 //   node scripts/bench/chat.mjs [--requests 100] [--streams 10] [--tokens 200] [--rounds 15] [--cold 5]
 //       [--builds dirA,dirB]   (several builds side by side, e.g. before and after a change)
 //       [--only non-stream]    (only the cases whose label contains this)
+//       [--warmup 30]          (requests to each worker before measuring each case)
 // (requests and streams are per round)
 // Needs a build (bash scripts/build.sh). Loopback only; bounded; stops by itself.
 import { execFileSync } from "node:child_process";
@@ -14,7 +15,7 @@ import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Miniflare, Log, LogLevel } from "miniflare";
-import { ROOT, startGateway } from "../lib/gateway.mjs";
+import { ROOT, readWranglerToml, startGateway } from "../lib/gateway.mjs";
 import { emulatorWorker } from "../../emulator/load.mjs";
 
 const { values } = parseArgs({
@@ -34,6 +35,7 @@ const REQUESTS = Number(values.requests);
 const STREAMS = Number(values.streams);
 const TOKENS = Number(values.tokens);
 const COLD = Number(values.cold);
+const WARMUP = Number(values.warmup);
 const KEY = "sk-bench-0123456789";
 
 function workerdPids() {
@@ -94,7 +96,7 @@ async function passthrough() {
         name: "passthrough",
         modules: true,
         scriptPath: join(ROOT, "scripts/bench/passthrough-worker.js"),
-        compatibilityDate: "2026-04-20",
+        compatibilityDate: readWranglerToml().compatibilityDate,
         wrappedBindings: { AI: { scriptName: "ai-emulator" } },
       },
       emulatorWorker("ai-emulator"),
@@ -165,7 +167,7 @@ try {
   ];
   const rows = [];
   for (const { label, count, body } of cases.filter((c) => !values.only || c.label.includes(values.only))) {
-    for (const target of [base, ...gateways]) for (let i = 0; i < Number(values.warmup); i++) await post(target.url, body); // JIT, wasm tiers
+    for (const target of [base, ...gateways]) for (let i = 0; i < WARMUP; i++) await post(target.url, body); // JIT, wasm tiers
     // Short alternating rounds; the figure is the median of each round's difference, so load
     // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
     const bs = [];

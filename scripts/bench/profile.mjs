@@ -91,8 +91,7 @@ try {
     selfByName.set(name, (selfByName.get(name) ?? 0) + count);
     total += count;
   }
-  const idle = ["(idle)", "(program)", "(garbage collector)"].map((n) => selfByName.get(n) ?? 0);
-  const busy = total - idle[0];
+  const busy = total - (selfByName.get("(idle)") ?? 0);
   const micros = (profile.endTime - profile.startTime) / total; // sampled time per sample
   const perRequest = (count) => ((count * micros) / Number(values.count)).toFixed(1);
   console.log(`${total} samples, ${busy} not idle; µs per request below are sampled self time\n`);

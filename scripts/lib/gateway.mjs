@@ -64,7 +64,7 @@ export async function startGateway({
   buildDir ??= process.env.GATEWAY_BUILD_DIR || join(ROOT, "build");
   const script = join(buildDir, "index.js");
   if (!existsSync(script)) {
-    throw new Error("build/index.js is missing: run `bash scripts/build.sh` (or `npm run dev`, which builds first).");
+    throw new Error(`${script} is missing: run \`bash scripts/build.sh\` (or \`npm run dev\`, which builds first).`);
   }
   const { vars, compatibilityDate } = readWranglerToml();
   const logs = [];
