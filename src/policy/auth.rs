@@ -8,7 +8,7 @@ pub struct KeyRing {
 }
 
 /// The authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// From keys shaped `sk-<user>-<random>`, or a stored key's record; `default` otherwise.
     pub user: String,

@@ -203,7 +203,7 @@ pub fn path_of_url(url: &str) -> &str {
 
 /// A request's method, URL and headers as glue.js `requestHead` writes them: a line each for the
 /// method and the URL, then a name line and a value line per header.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RequestHead {
     method: String,
     url: String,

@@ -651,6 +651,13 @@ impl ChunkWriter {
     /// chunk itself, so that both ways give the same bytes. None when that chunk sends nothing
     /// (legacy completions have no reasoning).
     fn text_template(&mut self, field: TextField) -> Option<&ChunkTemplate> {
+        // Checked before the cache, which never holds this case: otherwise every reasoning chunk
+        // of a thinking model on /v1/completions would try to build the template again.
+        if self.options.format == StreamFormat::TextCompletion
+            && matches!(field, TextField::Reasoning)
+        {
+            return None;
+        }
         let slot = field as usize;
         if self.text_templates.get(slot)?.is_none() {
             let delta = match field {
