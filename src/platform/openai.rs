@@ -6,6 +6,7 @@ use worker::Response;
 
 use crate::error::{upstream_error_from_message, GatewayError};
 use crate::platform::ai::error_message;
+use crate::platform::http;
 use crate::policy::upstream::OpenAiUpstream;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
@@ -46,41 +47,49 @@ pub async fn forward(
         )?;
     let response: worker::web_sys::Response = response.unchecked_into();
     let status = response.status();
+    if status < 400 {
+        return Ok(Response::from(response));
+    }
+    let detail = response_text(&response)
+        .await
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default();
     if status == 401 || status == 403 {
-        let detail = response_text(&response)
-            .await
-            .ok()
-            .and_then(|text| text.as_string())
-            .unwrap_or_default();
         return Err(GatewayError::UpstreamRefusedKey(format!(
             "The OpenAI-compatible upstream ({}) refused this gateway's OPENAI_API_KEY with HTTP {status}: {}. The operator must update the secret (`wrangler secret put OPENAI_API_KEY`).",
             upstream.base,
             upstream_message(&detail)
         )));
     }
-    // An error that is not OpenAI JSON (a proxy's HTML page, say) becomes one, with its status.
-    let is_json = response
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .is_some_and(|t| t.starts_with("application/json"));
-    if status >= 400 && !is_json {
-        let detail = response_text(&response)
-            .await
+    // An OpenAI error passes through as it is; anything else (a proxy's HTML page, an empty or
+    // differently shaped body) becomes one, with its status.
+    if is_openai_error(&detail) {
+        let content_type = response
+            .headers()
+            .get("content-type")
             .ok()
-            .and_then(|text| text.as_string())
-            .unwrap_or_default();
-        return Err(GatewayError::UpstreamStatus {
+            .flatten()
+            .unwrap_or_else(|| "application/json".into());
+        return Ok(http::with_content_type(
             status,
-            message: format!(
-                "The OpenAI-compatible upstream ({}) answered HTTP {status}: {}",
-                upstream.base,
-                upstream_message(&detail)
-            ),
-        });
+            detail.into_bytes(),
+            &content_type,
+        ));
     }
-    Ok(Response::from(response))
+    Err(GatewayError::UpstreamStatus {
+        status,
+        message: format!(
+            "The OpenAI-compatible upstream ({}) answered HTTP {status}: {}",
+            upstream.base,
+            upstream_message(&detail)
+        ),
+    })
+}
+
+/// Whether `body` is an OpenAI error: `{"error": {"message": "…", …}}`.
+fn is_openai_error(body: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v["error"]["message"].is_string())
 }
 
 /// The `error.message` of an OpenAI error body, or the body's start.
