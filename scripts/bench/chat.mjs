@@ -7,6 +7,7 @@
 //       [--builds dirA,dirB]   (several builds side by side, e.g. before and after a change)
 //       [--only non-stream]    (only the cases whose label contains this)
 //       [--warmup 30]          (requests to each worker before measuring each case)
+//       [--processes 1]        (fresh workerd processes per case, pooled: steadier figures)
 // (requests and streams are per round)
 // Needs a build (bash scripts/build.sh). Loopback only; bounded; stops by itself.
 import { execFileSync } from "node:child_process";
@@ -28,6 +29,7 @@ const { values } = parseArgs({
     builds: { type: "string" },
     warmup: { type: "string", default: "30" },
     only: { type: "string" }, // run only the cases whose label contains this, e.g. "non-stream"
+    processes: { type: "string", default: "1" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -36,6 +38,7 @@ const STREAMS = Number(values.streams);
 const TOKENS = Number(values.tokens);
 const COLD = Number(values.cold);
 const WARMUP = Number(values.warmup);
+const PROCESSES = Number(values.processes);
 const KEY = "sk-bench-0123456789";
 
 function workerdPids() {
@@ -156,38 +159,47 @@ async function coldStart(start, body) {
 // --builds a,b,... compares several builds (directories like build/) side by side in one run.
 const builds = values.builds ? values.builds.split(",") : [undefined];
 const startOurs = (buildDir) => () => startGateway({ bindings: { API_KEYS: KEY }, buildDir });
-const base = await startWithPid(passthrough);
-const gateways = [];
-for (const buildDir of builds) gateways.push({ buildDir, ...(await startWithPid(startOurs(buildDir))) });
+const cases = [
+  { label: "non-stream chat (20 tokens)", count: REQUESTS, body: chatBody(false, 20) },
+  { label: "stream chat (20 tokens)", count: STREAMS, body: chatBody(true, 20) },
+  { label: `stream chat (${TOKENS} tokens)`, count: STREAMS, body: chatBody(true, TOKENS) },
+];
+let running = [];
 try {
-  const cases = [
-    { label: "non-stream chat (20 tokens)", count: REQUESTS, body: chatBody(false, 20) },
-    { label: "stream chat (20 tokens)", count: STREAMS, body: chatBody(true, 20) },
-    { label: `stream chat (${TOKENS} tokens)`, count: STREAMS, body: chatBody(true, TOKENS) },
-  ];
   const rows = [];
   for (const { label, count, body } of cases.filter((c) => !values.only || c.label.includes(values.only))) {
-    for (const target of [base, ...gateways]) for (let i = 0; i < WARMUP; i++) await post(target.url, body); // JIT, wasm tiers
-    // Short alternating rounds; the figure is the median of each round's difference, so load
-    // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
     const bs = [];
-    const per = gateways.map(() => ({ cpu: [], diffs: [], latencies: [] }));
+    const per = builds.map(() => ({ cpu: [], diffs: [], latencies: [] }));
     const baseLatencies = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      const b = await measure(base, count, body);
-      bs.push(b.cpuPerRequestMs);
-      baseLatencies.push(...b.latencies);
-      for (const [i, gateway] of gateways.entries()) {
-        const g = await measure(gateway, count, body);
-        per[i].cpu.push(g.cpuPerRequestMs);
-        per[i].diffs.push(g.cpuPerRequestMs - b.cpuPerRequestMs);
-        per[i].latencies.push(...g.latencies);
+    // A workerd process keeps its JIT's choices for its life, so one process per build can sit
+    // ±0.05 ms per request away from another: --processes starts fresh ones and pools them.
+    for (let instance = 0; instance < PROCESSES; instance++) {
+      const base = await startWithPid(passthrough);
+      running = [base];
+      const gateways = [];
+      for (const buildDir of builds) gateways.push(await startWithPid(startOurs(buildDir)));
+      running.push(...gateways);
+      for (const target of running) for (let i = 0; i < WARMUP; i++) await post(target.url, body); // JIT, wasm tiers
+      // Short alternating rounds; the figure is the median of each round's difference, so load
+      // from elsewhere on the machine (it drifts over seconds) falls on both sides alike.
+      for (let round = 0; round < ROUNDS; round++) {
+        const b = await measure(base, count, body);
+        bs.push(b.cpuPerRequestMs);
+        baseLatencies.push(...b.latencies);
+        for (const [i, gateway] of gateways.entries()) {
+          const g = await measure(gateway, count, body);
+          per[i].cpu.push(g.cpuPerRequestMs);
+          per[i].diffs.push(g.cpuPerRequestMs - b.cpuPerRequestMs);
+          per[i].latencies.push(...g.latencies);
+        }
       }
+      for (const target of running) await target.dispose();
+      running = [];
     }
-    for (const [i, gateway] of gateways.entries()) {
+    for (const [i, buildDir] of builds.entries()) {
       rows.push({
         label,
-        build: gateway.buildDir ?? "build",
+        build: buildDir ?? "build",
         b: median(bs),
         g: median(per[i].cpu),
         added: median(per[i].diffs),
@@ -196,7 +208,7 @@ try {
     }
   }
   const f = (n, d = 3) => n.toFixed(d);
-  console.log(`\nworkerd CPU from /proc/<pid>/task/*/schedstat, median of ${ROUNDS} alternating rounds; latency at the client\n`);
+  console.log(`\nworkerd CPU from /proc/<pid>/task/*/schedstat, median of ${ROUNDS} alternating rounds × ${PROCESSES} processes; latency at the client\n`);
   console.log("| case | build | pass-through CPU/req | gateway CPU/req | gateway adds | p50 pass / gateway | p99 pass / gateway |");
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const { label, build, b, g, added, latency } of rows) {
@@ -219,6 +231,5 @@ try {
     console.log(`\ncold start (new workerd to first answer, median of ${COLD}): ${cold.join(", ")}`);
   }
 } finally {
-  for (const gateway of gateways) await gateway.dispose();
-  await base.dispose();
+  for (const target of running) await target.dispose();
 }
