@@ -4,7 +4,7 @@
 #   workers-rs  the thinnest workers-rs worker that calls Workers AI (#[event(fetch)], Rust awaits)
 #   js-driven   the same with JavaScript awaiting and Rust called only synchronously
 # Compare them with the gateway in one run:
-#   node scripts/bench/chat.mjs --only non-stream \
+#   node scripts/bench/chat.mjs --only non-stream --processes 5 --rounds 7 --requests 200 \
 #     --builds build,scripts/bench/floors/workers-rs/build,scripts/bench/floors/js-driven/build
 set -euo pipefail
 cd "$(dirname "$0")/floors"
