@@ -49,6 +49,23 @@ export const TIME_TOOL = {
   },
 };
 
+/**
+ * `fetch(url, init)` with the whole body read. Never throws: a network error or timeout comes back
+ * as `{ error }`, so a hang or reset is a failed assertion, not a stuck suite.
+ */
+export async function settledFetch(url, init) {
+  const t0 = Date.now();
+  try {
+    const res = await fetch(url, init);
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: res.headers, text, json, ms: Date.now() - t0 };
+  } catch (e) {
+    return { error: `${e.name}: ${e.cause?.code ?? e.message}`, ms: Date.now() - t0 };
+  }
+}
+
 /** Raw fetch against the gateway with the test key (unless `headers.authorization` overrides it). */
 export function raw(gw, path, { method = "GET", body, headers = {}, auth = true } = {}) {
   const h = { ...(auth ? { authorization: `Bearer ${KEY}` } : {}), ...headers };

@@ -15,7 +15,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
-import { startGateway, client, schema, user, rawStream, checkChunks, API_KEYS, KEY, WEATHER_TOOL } from "./_support.mjs";
+import { startGateway, client, schema, user, rawStream, checkChunks, settledFetch, API_KEYS, KEY, WEATHER_TOOL } from "./_support.mjs";
 
 const LIMIT = 100_000;
 let gw;
@@ -58,16 +58,7 @@ async function send(path, { method = "POST", body, headers = {}, auth = true, ti
   }
   const init = { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) };
   if (payload instanceof ReadableStream) init.duplex = "half";
-  const t0 = Date.now();
-  try {
-    const res = await fetch(gw.url + path, init);
-    const text = await res.text();
-    let json;
-    try { json = JSON.parse(text); } catch { json = undefined; }
-    return { status: res.status, headers: res.headers, text, json, ms: Date.now() - t0 };
-  } catch (e) {
-    return { error: `${e.name}: ${e.cause?.code ?? e.message}`, ms: Date.now() - t0 };
-  }
+  return settledFetch(gw.url + path, init);
 }
 
 /**

@@ -9,7 +9,7 @@
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
-  OpenAI, startGateway, client, schema, user, parseSSE, checkChunks, checkErrorBody, API_KEYS, KEY,
+  OpenAI, startGateway, client, schema, user, parseSSE, checkChunks, checkErrorBody, settledFetch, API_KEYS, KEY,
 } from "./_support.mjs";
 
 const NATIVE = "gpt-4"; // -> @cf/qwen/qwen3-30b-a3b-fp8 (chat.completion upstream)
@@ -33,21 +33,12 @@ after(async () => {
 
 /** POST with a deadline; reads the whole body. Never throws: a hang or reset comes back as `error`. */
 async function post(g, path, body, { timeoutMs = 10_000, headers = {} } = {}) {
-  const t0 = Date.now();
-  try {
-    const res = await fetch(g.url + path, {
-      method: "POST",
-      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...headers },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
-    let json;
-    try { json = JSON.parse(text); } catch { json = undefined; }
-    return { status: res.status, headers: res.headers, text, json, ms: Date.now() - t0 };
-  } catch (e) {
-    return { error: `${e.name}: ${e.cause?.code ?? e.message}`, ms: Date.now() - t0 };
-  }
+  return settledFetch(g.url + path, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
 }
 
 /** Rejects after `ms` with a clear message (for SDK iteration, which has no per-read deadline). */
