@@ -9,11 +9,11 @@ use worker::{event, web_sys, Context, Env, Response, ResponseBody, Result};
 use crate::error::GatewayError;
 use crate::handlers::{pipeline, RequestContext};
 use crate::platform::ai::AiCall;
-use crate::platform::http;
 use crate::platform::log::{failed, settled_of, PendingLog};
 use crate::platform::rate_limit;
 use crate::platform::request::ClientRequest;
 use crate::platform::{self, store};
+use crate::platform::{http, ids};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
 use crate::policy::log::{RequestLog, TokenUsage};
@@ -53,7 +53,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
     let request_id = req
         .header("x-request-id")
         .filter(|id| !id.is_empty() && id.len() <= 200)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(|| ids::uuid_v4().to_string());
     // Written when the last holder drops it: here, or at the end of a translated stream.
     let log = PendingLog::new(RequestLog {
         request_id: request_id.clone(),

@@ -7,7 +7,7 @@ use crate::platform::request::ClientRequest;
 use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
-use crate::platform::{http, now_seconds};
+use crate::platform::{http, ids, now_seconds};
 use futures_util::future::try_join_all;
 
 use crate::platform::fetch::fetch_images;
@@ -142,7 +142,7 @@ pub(super) async fn run_to_json(
 /// A fresh id (`<prefix><uuid>`), the current time, and the model name the client sent.
 pub(super) fn new_context(prefix: &str, requested_model: &str) -> CompletionContext {
     CompletionContext {
-        id: format!("{prefix}{}", uuid::Uuid::new_v4().simple()),
+        id: format!("{prefix}{}", ids::uuid_v4().simple()),
         created: now_seconds(),
         model: requested_model.to_owned(),
     }

@@ -8,7 +8,7 @@ use crate::platform::request::ClientRequest;
 use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::Whole;
-use crate::platform::{http, now_seconds};
+use crate::platform::{http, ids, now_seconds};
 use crate::transform::images::{
     generated_image, images_response, plan_images, refine_upstream_error, GeneratedImage,
     ImageOutput, ImageRun,
@@ -19,7 +19,8 @@ pub async fn generate(
     cx: &RequestContext<'_>,
 ) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;
-    let plan = plan_images(&body, &cx.config.aliases, random_seed())?;
+    // A random starting seed, so each request (and each of its `n` images) differs.
+    let plan = plan_images(&body, &cx.config.aliases, ids::random_u32())?;
     cx.check_model(&plan.model)?;
     let model = plan.model.upstream_id.as_str();
     // The images are made concurrently; any failure fails the request, as on OpenAI.
@@ -45,10 +46,4 @@ async fn generate_one(
         Whole::Json(json) => generated_image(ImageOutput::Json(&json), model),
         Whole::Bytes(bytes) => generated_image(ImageOutput::Bytes(&bytes), model),
     }
-}
-
-/// A random starting seed, so each request (and each of its `n` images) differs.
-fn random_seed() -> u32 {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }

@@ -20,6 +20,6 @@ pub async fn create(
     // Each text is judged on its own, concurrently; results come back in input order.
     let outputs = run_all(cx, &plan.model.upstream_id, &plan.upstream_inputs).await?;
     let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
-    let id = format!("modr-{}", uuid::Uuid::new_v4().simple());
+    let id = format!("modr-{}", crate::platform::ids::uuid_v4().simple());
     Ok(http::json(200, moderation_response(&outputs, &plan, &id)?))
 }

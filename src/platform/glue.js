@@ -384,3 +384,8 @@ export function guardStream(upstream, guard) {
   settledStreams.set(stream, settled);
   return stream;
 }
+
+/** `length` (at most 65,536) random bytes from the runtime's CSPRNG. */
+export function randomBytes(length) {
+  return crypto.getRandomValues(new Uint8Array(length));
+}

@@ -4,6 +4,7 @@ pub mod ai;
 pub mod catalogue;
 pub mod fetch;
 pub mod http;
+pub mod ids;
 pub mod keep;
 pub mod log;
 pub mod openai;
