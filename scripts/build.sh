@@ -16,6 +16,9 @@ fi
 
 worker-build --release "$@"
 
+# The Rust futures' executor schedules with a promise instead of queueMicrotask (see the script).
+node scripts/lib/executor-patch.mjs build/index.js
+
 # worker-build keeps the wasm "name" section (function names, ~120 KB) on purpose; the deployed
 # worker does not need it, and a smaller module uploads and starts faster.
 if [ -n "${WASM_OPT_BIN:-}" ] && [ "${KEEP_WASM_NAMES:-0}" != 1 ]; then
