@@ -13,11 +13,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { Miniflare, Log, LogLevel } from "miniflare";
-import { ROOT, readWranglerToml, startGateway } from "../lib/gateway.mjs";
-import { emulatorWorker } from "../../emulator/load.mjs";
+import { startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -93,27 +90,6 @@ if (CPUS >= 2) {
   } catch {}
 }
 
-async function passthrough() {
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    cf: false,
-    log: new Log(LogLevel.WARN),
-    workers: [
-      {
-        name: "passthrough",
-        modules: true,
-        scriptPath: join(ROOT, "scripts/bench/passthrough-worker.js"),
-        compatibilityDate: readWranglerToml().compatibilityDate,
-        wrappedBindings: { AI: { scriptName: "ai-emulator" } },
-      },
-      emulatorWorker("ai-emulator"),
-    ],
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, dispose: () => mf.dispose() };
-}
-
 const chatBody = (stream, tokens) => ({
   model: "gpt-3.5-turbo",
   stream,
@@ -184,7 +160,7 @@ try {
     // A workerd process keeps its JIT's choices for its life, so one process per build can sit
     // ±0.05 ms per request away from another: --processes starts fresh ones and pools them.
     for (let instance = 0; instance < PROCESSES; instance++) {
-      const base = await startWithPid(passthrough);
+      const base = await startWithPid(startPassthrough);
       running = [base];
       const gateways = [];
       for (const buildDir of builds) gateways.push(await startWithPid(startOurs(buildDir)));
@@ -239,7 +215,7 @@ try {
   }
   if (COLD > 0) {
     const body = chatBody(false, 20);
-    const cold = [`pass-through ${f(await coldStart(passthrough, body), 0)} ms`];
+    const cold = [`pass-through ${f(await coldStart(startPassthrough, body), 0)} ms`];
     for (const build of builds) cold.push(`${build ?? "gateway"} ${f(await coldStart(startOurs(build), body), 0)} ms`);
     console.log(`\ncold start (new workerd to first answer, median of ${COLD}): ${cold.join(", ")}`);
   }

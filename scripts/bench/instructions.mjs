@@ -12,10 +12,8 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { Miniflare, Log, LogLevel } from "miniflare";
 import workerdPackage from "workerd";
-import { ROOT, readWranglerToml, startGateway } from "../lib/gateway.mjs";
-import { emulatorWorker } from "../../emulator/load.mjs";
+import { ROOT, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -66,26 +64,6 @@ function callgrindPids() {
   return pids;
 }
 
-async function passthrough() {
-  const mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    cf: false,
-    log: new Log(LogLevel.WARN),
-    workers: [
-      {
-        name: "passthrough",
-        modules: true,
-        scriptPath: join(ROOT, "scripts/bench/passthrough-worker.js"),
-        compatibilityDate: readWranglerToml().compatibilityDate,
-        wrappedBindings: { AI: { scriptName: "ai-emulator" } },
-      },
-      emulatorWorker("ai-emulator"),
-    ],
-  });
-  return { url: (await mf.ready).toString().replace(/\/$/, ""), dispose: () => mf.dispose() };
-}
-
 async function post(url) {
   // Under callgrind a kept-alive connection is sometimes reset before it is reused: retry.
   for (let attempt = 0; ; attempt++) {
@@ -134,7 +112,7 @@ async function measure(label, start) {
 }
 
 try {
-  await measure("pass-through", passthrough);
+  await measure("pass-through", startPassthrough);
   for (const build of values.builds.split(",")) {
     await measure(build, () => startGateway({ bindings: { API_KEYS: KEY }, buildDir: resolve(ROOT, build) }));
   }

@@ -1,5 +1,6 @@
 // Starts the built worker (build/index.js + wasm) in workerd through miniflare, with `AI` bound
-// to the local Workers AI emulator. Used by `npm run dev` (scripts/dev.mjs) and the e2e tests.
+// to the local Workers AI emulator. Used by `npm run dev` (scripts/dev.mjs), the e2e tests and the
+// benchmarks (which also start the pass-through worker from here).
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,4 +109,29 @@ export async function startGateway({
     workerStderr?.unpipe(process.stderr);
   };
   return { url, mf, logs, dispose };
+}
+
+/**
+ * The benchmarks' floor: scripts/bench/passthrough-worker.js (calls the same emulator and returns
+ * its answer untouched) in its own workerd. Returns { url, dispose }.
+ */
+export async function startPassthrough() {
+  const mf = new Miniflare({
+    host: "127.0.0.1",
+    port: 0,
+    cf: false,
+    log: new Log(LogLevel.WARN),
+    workers: [
+      {
+        name: "passthrough",
+        modules: true,
+        scriptPath: join(ROOT, "scripts/bench/passthrough-worker.js"),
+        compatibilityDate: readWranglerToml().compatibilityDate,
+        wrappedBindings: { AI: { scriptName: "ai-emulator" } },
+      },
+      emulatorWorker("ai-emulator"),
+    ],
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, dispose: () => mf.dispose() };
 }
