@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { startGateway, startPassthrough } from "../lib/gateway.mjs";
+import { BENCH_KEY, benchChatBody as chatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ const TOKENS = Number(values.tokens);
 const COLD = Number(values.cold);
 const WARMUP = Number(values.warmup);
 const PROCESSES = Number(values.processes);
-const KEY = "sk-bench-0123456789";
+const KEY = BENCH_KEY;
 
 function workerdPids() {
   const pids = new Set();
@@ -89,16 +89,6 @@ if (CPUS >= 2) {
     execFileSync("taskset", ["-p", "-c", `0-${CPUS - 2}`, String(process.pid)], { stdio: "ignore" });
   } catch {}
 }
-
-const chatBody = (stream, tokens) => ({
-  model: "gpt-3.5-turbo",
-  stream,
-  max_tokens: 1024,
-  messages: [
-    { role: "system", content: "You are a helpful assistant." },
-    { role: "user", content: `Write a short note about benchmarks. [[emu:tokens=${tokens}]]` },
-  ],
-});
 
 async function post(url, body) {
   const res = await fetch(`${url}/v1/chat/completions`, {

@@ -1,5 +1,5 @@
 // Instructions per non-stream chat request, counted by valgrind's callgrind: a count that does
-// not drift with machine load the way CPU time does (±2% between runs against ±15% for CPU time),
+// not drift with machine load the way CPU time does (±2–3% between runs against ±15% for CPU time),
 // so small changes show. workerd runs under callgrind (about 50× slower); after a warm-up, each
 // round zeroes the counters, sends --requests requests and dumps the main thread's count.
 //
@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import workerdPackage from "workerd";
-import { ROOT, startGateway, startPassthrough } from "../lib/gateway.mjs";
+import { BENCH_KEY, ROOT, benchChatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -24,15 +24,8 @@ const { values } = parseArgs({
   },
 });
 const REQUESTS = Number(values.requests);
-const KEY = "sk-bench-0123456789";
-const body = JSON.stringify({
-  model: "gpt-3.5-turbo",
-  max_tokens: 1024,
-  messages: [
-    { role: "system", content: "You are a helpful assistant." },
-    { role: "user", content: "Write a short note about benchmarks. [[emu:tokens=20]]" },
-  ],
-});
+const KEY = BENCH_KEY;
+const body = JSON.stringify(benchChatBody(false, 20));
 
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
@@ -48,7 +41,7 @@ const wrapper = join(out, "workerd");
 writeFileSync(
   wrapper,
   `#!/bin/sh\nexec valgrind --tool=callgrind --smc-check=all-non-file --separate-threads=yes --dump-instr=no ` +
-    `--callgrind-out-file=${out}/cg.%p --log-file=${out}/valgrind.%p.log ${workerd} "$@"\n`,
+    `--callgrind-out-file='${out}/cg.%p' --log-file='${out}/valgrind.%p.log' '${workerd}' "$@"\n`,
 );
 chmodSync(wrapper, 0o755);
 process.env.MINIFLARE_WORKERD_PATH = wrapper;

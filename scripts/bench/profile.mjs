@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { startGateway } from "../lib/gateway.mjs";
+import { BENCH_KEY, benchChatBody, startGateway } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -21,18 +21,10 @@ const { values } = parseArgs({
     out: { type: "string" },
   },
 });
-const KEY = "sk-bench-0123456789";
+const KEY = BENCH_KEY;
 const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
 const stream = values.case === "stream";
-const body = JSON.stringify({
-  model: "gpt-3.5-turbo",
-  stream,
-  max_tokens: 1024,
-  messages: [
-    { role: "system", content: "You are a helpful assistant." },
-    { role: "user", content: `Write a short note about benchmarks. [[emu:tokens=${stream ? values.tokens : 20}]]` },
-  ],
-});
+const body = JSON.stringify(benchChatBody(stream, stream ? values.tokens : 20));
 
 async function post(url) {
   const res = await fetch(`${url}/v1/chat/completions`, {

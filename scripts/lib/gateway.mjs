@@ -111,6 +111,20 @@ export async function startGateway({
   return { url, mf, logs, dispose };
 }
 
+/** The key the benchmarks' gateways accept. */
+export const BENCH_KEY = "sk-bench-0123456789";
+
+/** The benchmarks' chat request: `tokens` words of answer from the emulator. */
+export const benchChatBody = (stream, tokens) => ({
+  model: "gpt-3.5-turbo",
+  stream,
+  max_tokens: 1024,
+  messages: [
+    { role: "system", content: "You are a helpful assistant." },
+    { role: "user", content: `Write a short note about benchmarks. [[emu:tokens=${tokens}]]` },
+  ],
+});
+
 /**
  * The benchmarks' floor: scripts/bench/passthrough-worker.js (calls the same emulator and returns
  * its answer untouched) in its own workerd. Returns { url, dispose }.

@@ -142,7 +142,7 @@ pub(super) async fn run_to_json(
 /// A fresh id (`<prefix><uuid>`), the current time, and the model name the client sent.
 pub(super) fn new_context(prefix: &str, requested_model: &str) -> CompletionContext {
     CompletionContext {
-        id: format!("{prefix}{}", ids::uuid_v4().simple()),
+        id: ids::prefixed(prefix),
         created: now_seconds(),
         model: requested_model.to_owned(),
     }

@@ -7,7 +7,7 @@ use crate::platform::request::ClientRequest;
 use super::chat::run_all;
 use super::RequestContext;
 use crate::error::GatewayError;
-use crate::platform::http;
+use crate::platform::{http, ids};
 use crate::transform::moderations::{moderation_response, plan_moderation};
 
 pub async fn create(
@@ -20,6 +20,6 @@ pub async fn create(
     // Each text is judged on its own, concurrently; results come back in input order.
     let outputs = run_all(cx, &plan.model.upstream_id, &plan.upstream_inputs).await?;
     let outputs: Vec<&str> = outputs.iter().map(String::as_str).collect();
-    let id = format!("modr-{}", crate::platform::ids::uuid_v4().simple());
+    let id = ids::prefixed("modr-");
     Ok(http::json(200, moderation_response(&outputs, &plan, &id)?))
 }

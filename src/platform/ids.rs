@@ -42,6 +42,11 @@ pub fn uuid_v4() -> uuid::Uuid {
     uuid::Builder::from_random_bytes(random_16()).into_uuid()
 }
 
+/// `<prefix><32 hex digits>`, as OpenAI's ids look (`chatcmpl-…`, `resp_…`, `modr-…`).
+pub fn prefixed(prefix: &str) -> String {
+    format!("{prefix}{}", uuid_v4().simple())
+}
+
 /// A random number (an image model's seed).
 pub fn random_u32() -> u32 {
     let [a, b, c, d, ..] = random_16();
