@@ -10,7 +10,7 @@ use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use super::ai::error_message;
-use crate::policy::routes::{path_of_url, RequestHead};
+use crate::policy::routes::RequestHead;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
 extern "C" {
@@ -35,7 +35,7 @@ impl ClientRequest {
 
     /// The URL's path, without its query.
     pub fn path(&self) -> &str {
-        path_of_url(self.head.url())
+        self.head.path()
     }
 
     pub fn url(&self) -> &str {

@@ -1,6 +1,8 @@
 //! Method + path → route. Unknown paths are 404 and known paths with the wrong method 405, both
 //! as OpenAI errors.
 
+use std::ops::Range;
+
 use crate::error::GatewayError;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,58 +190,94 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
 /// The path of a serialised WHATWG URL (what `Request.url` gives): from the end of the host to
 /// the first `?` or `#`, which cannot occur unencoded inside a path.
 pub fn path_of_url(url: &str) -> &str {
+    path_range(url)
+        .and_then(|path| url.get(path))
+        .unwrap_or("/")
+}
+
+/// Where `path_of_url` finds the path; `None` when it is `/` because the URL has none.
+fn path_range(url: &str) -> Option<Range<usize>> {
     let after_scheme = url.find("://").map_or(0, |at| at + 3);
-    let rest = url.get(after_scheme..).unwrap_or("");
-    let path = match rest
-        .find(['/', '?', '#'])
-        .and_then(|start| rest.get(start..))
-    {
-        Some(path) if path.starts_with('/') => path,
-        _ => return "/",
-    };
-    path.get(..path.find(['?', '#']).unwrap_or(path.len()))
-        .unwrap_or(path)
+    let start = after_scheme + url.get(after_scheme..)?.find(['/', '?', '#'])?;
+    if url.as_bytes().get(start) != Some(&b'/') {
+        return None;
+    }
+    let end = url
+        .get(start..)?
+        .find(['?', '#'])
+        .map_or(url.len(), |length| start + length);
+    Some(start..end)
 }
 
 /// A request's method, URL and headers as glue.js `requestHead` writes them: a line each for the
-/// method and the URL, then a name line and a value line per header.
+/// method and the URL, then a name line and a value line per header. The lines are found once,
+/// here: a request looks up several headers, and splitting the text again for each lookup cost
+/// more than the rest of routing and authentication.
 #[derive(Debug)]
 pub struct RequestHead {
-    method: String,
-    url: String,
-    headers: String,
+    text: String,
+    method: Range<usize>,
+    url: Range<usize>,
+    /// The URL's path, without its query; `None` for `/`.
+    path: Option<Range<usize>>,
+    /// Each header's name and value, as spans of `text`.
+    headers: Vec<(Range<usize>, Range<usize>)>,
 }
 
 impl RequestHead {
     pub fn parse(text: String) -> Self {
-        let mut parts = text.splitn(3, '\n');
-        let method = parts.next().unwrap_or("").to_owned();
-        let url = parts.next().unwrap_or("").to_owned();
-        let headers = parts.next().unwrap_or("").to_owned();
+        let mut lines = Vec::with_capacity(32);
+        let mut start = 0;
+        for (at, byte) in text.bytes().enumerate() {
+            if byte == b'\n' {
+                lines.push(start..at);
+                start = at + 1;
+            }
+        }
+        lines.push(start..text.len());
+        let mut lines = lines.into_iter();
+        let method = lines.next().unwrap_or_default();
+        let url = lines.next().unwrap_or_default();
+        let path = text
+            .get(url.clone())
+            .and_then(path_range)
+            .map(|path| url.start + path.start..url.start + path.end);
+        let mut headers = Vec::with_capacity(lines.len() / 2);
+        while let (Some(name), Some(value)) = (lines.next(), lines.next()) {
+            headers.push((name, value));
+        }
         RequestHead {
+            text,
             method,
             url,
+            path,
             headers,
         }
     }
 
+    fn span(&self, span: &Range<usize>) -> &str {
+        self.text.get(span.clone()).unwrap_or("")
+    }
+
     pub fn method(&self) -> &str {
-        &self.method
+        self.span(&self.method)
     }
 
     pub fn url(&self) -> &str {
-        &self.url
+        self.span(&self.url)
+    }
+
+    /// The URL's path, without its query (as `path_of_url`).
+    pub fn path(&self) -> &str {
+        self.path.as_ref().map_or("/", |path| self.span(path))
     }
 
     /// A header's value (names compare without regard to case), if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        let mut lines = self.headers.split('\n');
-        while let (Some(key), Some(value)) = (lines.next(), lines.next()) {
-            if key.eq_ignore_ascii_case(name) {
-                return Some(value);
-            }
-        }
-        None
+        self.headers
+            .iter()
+            .find(|(key, _)| self.span(key).eq_ignore_ascii_case(name))
+            .map(|(_, value)| self.span(value))
     }
 }
 
@@ -254,6 +292,7 @@ mod tests {
         );
         assert_eq!(head.method(), "POST");
         assert_eq!(head.url(), "https://gw.example/v1/chat/completions?x=1");
+        assert_eq!(head.path(), "/v1/chat/completions");
         assert_eq!(head.header("authorization"), Some("Bearer sk-1"));
         assert_eq!(head.header("Content-Type"), Some("application/json"));
         assert_eq!(head.header("x-empty"), Some(""));
@@ -263,6 +302,17 @@ mod tests {
         let bare = RequestHead::parse("GET\nhttps://gw.example/health\n".into());
         assert_eq!(bare.header("authorization"), None);
         assert_eq!(RequestHead::parse(String::new()).method(), "");
+        assert_eq!(RequestHead::parse(String::new()).path(), "/");
+        // The first of repeated names; values beyond ASCII and a last line without its newline.
+        let odd =
+            RequestHead::parse("GET\n/\nx-a\nfirst\nx-a\nsecond\nx-b\ncafé\nx-c\nlast".into());
+        assert_eq!(odd.header("x-a"), Some("first"));
+        assert_eq!(odd.header("x-b"), Some("café"));
+        assert_eq!(odd.header("x-c"), Some("last"));
+        assert_eq!(
+            RequestHead::parse("GET\n/\nx-name-only".into()).header("x-name-only"),
+            None
+        );
     }
 
     #[test]
