@@ -47,11 +47,10 @@ pub fn failed(err: &GatewayError, log: &PendingLog) -> Response {
 
 impl Drop for PendingLog {
     fn drop(&mut self) {
-        let elapsed = self.elapsed_ms();
+        // Only a stream's line has a duration (the clock is read across the JS boundary).
+        let duration_ms = self.line.get_mut().stream.then(|| self.elapsed_ms());
         let line = self.line.get_mut();
-        if line.stream {
-            line.duration_ms = Some(elapsed);
-        }
+        line.duration_ms = duration_ms;
         worker::console_log!("{}", line.to_json());
     }
 }

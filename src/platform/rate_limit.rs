@@ -35,8 +35,8 @@ fn limiter(env: &Env) -> Option<JsValue> {
 
 /// Counts this request for `subject`. `None` when nothing limits this deployment.
 pub async fn check(env: &Env, limit: Option<&RateLimit>, subject: &str) -> Option<RateDecision> {
-    let now = now_seconds();
     if let Some(limiter) = limiter(env) {
+        let now = now_seconds();
         // The binding's own period is 10 or 60 seconds; the var, if set, tells clients which.
         let period = limit.map_or(60, |l| l.period_seconds);
         let reset_seconds = period - now % period;
@@ -58,6 +58,7 @@ pub async fn check(env: &Env, limit: Option<&RateLimit>, subject: &str) -> Optio
     }
     let limit = limit?;
     let kv = binding(env, KV_BINDING)?;
+    let now = now_seconds();
     let (window, reset_seconds) = limit.window(now);
     let key = format!("ratelimit/{subject}/{window}");
     let count = match kv_get(&kv, &key).await {
