@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { BENCH_KEY, benchChatBody as chatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
+import { BENCH_HEADERS, BENCH_KEY, benchChatBody as chatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -93,7 +93,7 @@ if (CPUS >= 2) {
 async function post(url, body) {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
-    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    headers: BENCH_HEADERS,
     body: JSON.stringify(body),
   });
   if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);

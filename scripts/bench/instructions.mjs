@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import workerdPackage from "workerd";
-import { BENCH_KEY, ROOT, benchChatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
+import { BENCH_HEADERS, BENCH_KEY, ROOT, benchChatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -63,7 +63,7 @@ async function post(url) {
     try {
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: "POST",
-        headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+        headers: BENCH_HEADERS,
         body,
       });
       if (res.status !== 200) throw new Error(`HTTP ${res.status} ${await res.text()}`);

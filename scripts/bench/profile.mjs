@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { BENCH_KEY, benchChatBody, startGateway } from "../lib/gateway.mjs";
+import { BENCH_HEADERS, BENCH_KEY, benchChatBody, startGateway } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +29,7 @@ const body = JSON.stringify(benchChatBody(stream, stream ? values.tokens : 20));
 async function post(url) {
   const res = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
-    headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+    headers: BENCH_HEADERS,
     body,
   });
   if (res.status !== 200) throw new Error(`HTTP ${res.status} ${await res.text()}`);
