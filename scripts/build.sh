@@ -16,8 +16,10 @@ fi
 
 worker-build --release "$@"
 
-# The Rust futures' executor schedules with a promise instead of queueMicrotask (see the script).
+# The Rust futures' executor schedules with a promise instead of queueMicrotask, and the entry is
+# a plain { fetch } object instead of a class behind Proxies (see each script for why).
 node scripts/lib/executor-patch.mjs build/index.js
+node scripts/lib/entry-patch.mjs build/index.js
 
 # worker-build keeps the wasm "name" section (function names, ~120 KB) on purpose; the deployed
 # worker does not need it, and a smaller module uploads and starts faster.
