@@ -36,6 +36,12 @@ const reinitialize = findOne("checkReinitialize", /function (\w+)\(\)\{\w+\.crit
 const markCritical = findOne("handleMaybeCritical", /function (\w+)\((\w+)\)\{\2 instanceof WebAssembly\.RuntimeError&&/)[1];
 const wasmFetch = findOne("Entrypoint fetch", /\w+\.prototype\.fetch=function\((\w+)\)\{return (\w+)\.call\(this,\1,this\.env,this\.ctx\)\}/)[2];
 const defaultExport = findOne("default export", /export\{[^}]*?\b(\w+) as default\}/);
+// The plain object carries only `fetch`: stop if the worker ever exports other handlers.
+const others = js.match(/\w+\.prototype\.(queue|scheduled|email|connect|tail)=function/g);
+if (others) {
+  console.error(`entry-patch: the worker now exports ${others.join(", ")}; give gatewayEntry those handlers too.`);
+  process.exit(1);
+}
 
 const entry =
   `var gatewayEntry={fetch(request,env,ctx){${reinitialize}();` +

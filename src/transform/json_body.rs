@@ -56,8 +56,8 @@ pub fn parse_body<T: DeserializeOwned>(body: &str, example: &str) -> Result<T, G
             None,
         ));
     }
-    // Most bodies are valid: parse them without tracking the path, which costs as much as the
-    // parse itself. A failure is parsed again, with the path, to say where it went wrong.
+    // Most bodies are valid: parse them without tracking the path, which made parsing a chat
+    // body about two thirds dearer. A failure is parsed again, with the path, for its message.
     if let Ok(parsed) = serde_json::from_str(body) {
         return Ok(parsed);
     }
