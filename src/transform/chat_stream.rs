@@ -6,6 +6,7 @@
 //! Frames are parsed into borrowed strings, never into `serde_json::Value` trees.
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -265,8 +266,9 @@ struct ChunkWriter {
     responses: Option<Box<ResponseEvents>>,
     /// Upstream Responses events name calls by output index: (output_index, our call index).
     upstream_call_indexes: Vec<(u64, u32)>,
-    /// Text-only chunks pre-serialised around their text, by `TextField`.
-    text_templates: [Option<ChunkTemplate>; 2],
+    /// Text-only chunks pre-serialised around their text, by `TextField`: made on first use,
+    /// and kept as `None` when that chunk has no template.
+    text_templates: [OnceCell<Option<ChunkTemplate>>; 2],
 }
 
 /// The text a chunk carries when it carries nothing else (most chunks of a stream).
@@ -338,7 +340,7 @@ impl ChunkWriter {
             upstream_finish: None,
             responses: None,
             upstream_call_indexes: Vec::new(),
-            text_templates: [None, None],
+            text_templates: [OnceCell::new(), OnceCell::new()],
         }
     }
 
@@ -650,39 +652,32 @@ impl ChunkWriter {
     /// The template for a chunk that carries only `field`'s text, made on first use from the
     /// chunk itself, so that both ways give the same bytes. None when that chunk sends nothing
     /// (legacy completions have no reasoning).
-    fn text_template(&mut self, field: TextField) -> Option<&ChunkTemplate> {
-        // Checked before the cache, which never holds this case: otherwise every reasoning chunk
-        // of a thinking model on /v1/completions would try to build the template again.
-        if self.options.format == StreamFormat::TextCompletion
-            && matches!(field, TextField::Reasoning)
-        {
-            return None;
-        }
-        let slot = field as usize;
-        if self.text_templates.get(slot)?.is_none() {
-            let delta = match field {
-                TextField::Content => Delta {
-                    content: Some(""),
-                    ..Delta::default()
-                },
-                TextField::Reasoning => Delta {
-                    reasoning_content: Some(""),
-                    ..Delta::default()
-                },
-            };
-            let mut whole = Vec::new();
-            self.serialize_chunk(delta, None, None, &mut whole);
-            let key = match (self.options.format, field) {
-                (StreamFormat::TextCompletion, _) => "text",
-                (_, TextField::Content) => "content",
-                (_, TextField::Reasoning) => "reasoning_content",
-            };
-            let template = ChunkTemplate::around_empty(whole, key)?;
-            if let Some(entry) = self.text_templates.get_mut(slot) {
-                *entry = Some(template);
-            }
-        }
-        self.text_templates.get(slot)?.as_ref()
+    fn text_template(&self, field: TextField) -> Option<&ChunkTemplate> {
+        self.text_templates
+            .get(field as usize)?
+            .get_or_init(|| self.new_text_template(field))
+            .as_ref()
+    }
+
+    fn new_text_template(&self, field: TextField) -> Option<ChunkTemplate> {
+        let delta = match field {
+            TextField::Content => Delta {
+                content: Some(""),
+                ..Delta::default()
+            },
+            TextField::Reasoning => Delta {
+                reasoning_content: Some(""),
+                ..Delta::default()
+            },
+        };
+        let mut whole = Vec::new();
+        self.serialize_chunk(delta, None, None, &mut whole);
+        let key = match (self.options.format, field) {
+            (StreamFormat::TextCompletion, _) => "text",
+            (_, TextField::Content) => "content",
+            (_, TextField::Reasoning) => "reasoning_content",
+        };
+        ChunkTemplate::around_empty(whole, key)
     }
 
     fn serialize_chunk(
@@ -1012,7 +1007,7 @@ mod tests {
             let mut options = options(false);
             options.format = format;
             options.ctx.model = "m\"content\":\"\"".into(); // a client-chosen name with the marker
-            let mut writer = ChunkWriter::new(options);
+            let writer = ChunkWriter::new(options);
             for field in [TextField::Content, TextField::Reasoning] {
                 for text in texts {
                     let delta = match field {
