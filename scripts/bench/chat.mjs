@@ -14,7 +14,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
-import { BENCH_HEADERS, BENCH_KEY, benchChatBody as chatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
+import { BENCH_KEY, benchChatBody as chatBody, postBenchChat, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,6 @@ const TOKENS = Number(values.tokens);
 const COLD = Number(values.cold);
 const WARMUP = Number(values.warmup);
 const PROCESSES = Number(values.processes);
-const KEY = BENCH_KEY;
 
 function workerdPids() {
   const pids = new Set();
@@ -90,15 +89,7 @@ if (CPUS >= 2) {
   } catch {}
 }
 
-async function post(url, body) {
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: BENCH_HEADERS,
-    body: JSON.stringify(body),
-  });
-  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
-  return res.text(); // reads the whole body, stream or not
-}
+const post = (url, body) => postBenchChat(url, JSON.stringify(body));
 
 async function measure(target, count, body) {
   const cpuBefore = cpuMs(target.pid);
@@ -134,7 +125,7 @@ async function coldStart(start, body) {
 
 // --builds a,b,... compares several builds (directories like build/) side by side in one run.
 const builds = values.builds ? values.builds.split(",") : [undefined];
-const startOurs = (buildDir) => () => startGateway({ bindings: { API_KEYS: KEY }, buildDir });
+const startOurs = (buildDir) => () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir });
 const cases = [
   { label: "non-stream chat (20 tokens)", count: REQUESTS, body: chatBody(false, 20) },
   { label: "stream chat (20 tokens)", count: STREAMS, body: chatBody(true, 20) },

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import workerdPackage from "workerd";
-import { BENCH_HEADERS, BENCH_KEY, ROOT, benchChatBody, startGateway, startPassthrough } from "../lib/gateway.mjs";
+import { BENCH_KEY, ROOT, benchChatBody, postBenchChat, startGateway, startPassthrough } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +24,6 @@ const { values } = parseArgs({
   },
 });
 const REQUESTS = Number(values.requests);
-const KEY = BENCH_KEY;
 const body = JSON.stringify(benchChatBody(false, 20));
 
 try {
@@ -61,13 +60,7 @@ async function post(url) {
   // Under callgrind a kept-alive connection is sometimes reset before it is reused: retry.
   for (let attempt = 0; ; attempt++) {
     try {
-      const res = await fetch(`${url}/v1/chat/completions`, {
-        method: "POST",
-        headers: BENCH_HEADERS,
-        body,
-      });
-      if (res.status !== 200) throw new Error(`HTTP ${res.status} ${await res.text()}`);
-      return await res.text();
+      return await postBenchChat(url, body);
     } catch (error) {
       if (attempt >= 3) throw error;
     }
@@ -107,7 +100,7 @@ async function measure(label, start) {
 try {
   await measure("pass-through", startPassthrough);
   for (const build of values.builds.split(",")) {
-    await measure(build, () => startGateway({ bindings: { API_KEYS: KEY }, buildDir: resolve(ROOT, build) }));
+    await measure(build, () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir: resolve(ROOT, build) }));
   }
 } finally {
   rmSync(out, { recursive: true, force: true });

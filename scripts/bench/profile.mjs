@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
-import { BENCH_HEADERS, BENCH_KEY, benchChatBody, startGateway } from "../lib/gateway.mjs";
+import { BENCH_KEY, benchChatBody, postBenchChat, startGateway } from "../lib/gateway.mjs";
 
 const { values } = parseArgs({
   options: {
@@ -21,20 +21,11 @@ const { values } = parseArgs({
     out: { type: "string" },
   },
 });
-const KEY = BENCH_KEY;
 const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
 const stream = values.case === "stream";
 const body = JSON.stringify(benchChatBody(stream, stream ? values.tokens : 20));
 
-async function post(url) {
-  const res = await fetch(`${url}/v1/chat/completions`, {
-    method: "POST",
-    headers: BENCH_HEADERS,
-    body,
-  });
-  if (res.status !== 200) throw new Error(`HTTP ${res.status} ${await res.text()}`);
-  return res.text();
-}
+const post = (url) => postBenchChat(url, body);
 
 function inspector(url) {
   const ws = new WebSocket(url);
@@ -58,7 +49,7 @@ function inspector(url) {
   });
 }
 
-const gateway = await startGateway({ bindings: { API_KEYS: KEY }, inspectorPort: INSPECTOR_PORT });
+const gateway = await startGateway({ bindings: { API_KEYS: BENCH_KEY }, inspectorPort: INSPECTOR_PORT });
 try {
   for (let i = 0; i < 20; i++) await post(gateway.url); // warm up
   const session = await inspector(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:gateway`);

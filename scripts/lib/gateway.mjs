@@ -120,11 +120,18 @@ export const BENCH_KEY = "sk-bench-0123456789";
  * it would be counted, for the gateway's larger answers more than for the pass-through's.
  * BENCH_ACCEPT_ENCODING=gzip measures with compression, as the benchmarks did before.
  */
-export const BENCH_HEADERS = {
+const BENCH_HEADERS = {
   authorization: `Bearer ${BENCH_KEY}`,
   "content-type": "application/json",
   "accept-encoding": process.env.BENCH_ACCEPT_ENCODING || "identity",
 };
+
+/** POSTs a benchmark chat `body` (a JSON string) to `url`; its whole answer, or throws unless 200. */
+export async function postBenchChat(url, body) {
+  const res = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: BENCH_HEADERS, body });
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  return res.text(); // reads the whole body, stream or not
+}
 
 /** The benchmarks' chat request: `tokens` words of answer from the emulator. */
 export const benchChatBody = (stream, tokens) => ({
