@@ -4,16 +4,17 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use worker::{event, web_sys, Context, Env, Response, ResponseBody, Result};
+use worker::{event, web_sys, Context, Env, Result};
 
 use crate::error::GatewayError;
 use crate::handlers::{pipeline, RequestContext};
 use crate::platform::ai::AiCall;
+use crate::platform::http::{self, Body, Response};
+use crate::platform::ids;
 use crate::platform::log::{failed, settled_of, PendingLog};
 use crate::platform::rate_limit;
 use crate::platform::request::ClientRequest;
 use crate::platform::{self, store};
-use crate::platform::{http, ids};
 use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
 use crate::policy::log::{RequestLog, TokenUsage};
@@ -47,7 +48,7 @@ fn config(env: &Env) -> std::result::Result<Rc<GatewayConfig>, GatewayError> {
 }
 
 #[event(fetch)]
-async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let req = ClientRequest::new(req);
     let origin = req.header("origin");
     let request_id = req
@@ -62,7 +63,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
         ..RequestLog::default()
     });
 
-    let response = match config(&env) {
+    let mut response = match config(&env) {
         Err(err) => failed(&err, &log),
         Ok(config) => {
             let (mut response, cors) = if req.method() == "OPTIONS" {
@@ -78,15 +79,15 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
                 (response, config.cors.response_headers(origin.as_deref()))
             };
             for (name, value) in cors {
-                let _ = response.headers_mut().set(name, &value);
+                response.set_header(name, &value);
             }
             response
         }
     };
-    let _ = response.headers().set("x-request-id", &request_id);
+    response.set_header("x-request-id", &request_id);
     let usage = match response.body() {
-        ResponseBody::Body(bytes) => TokenUsage::of_json_answer(bytes),
-        ResponseBody::Stream(stream) => {
+        Body::Bytes(bytes) => TokenUsage::of_json_answer(bytes),
+        Body::Stream(stream) => {
             // Keeps the request alive until the stream ends or the client leaves, so that its
             // cancel() runs (releasing the translator and writing the log line).
             if let Some(settled) = settled_of(stream) {
@@ -96,7 +97,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
             }
             None
         }
-        ResponseBody::Empty => None,
+        Body::Empty => None,
     };
     let latency_ms = log.elapsed_ms();
     log.edit(|line| {
@@ -106,7 +107,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<Response
             line.record_usage(usage);
         }
     });
-    Ok(response)
+    Ok(response.into_raw())
 }
 
 async fn handle(
@@ -149,7 +150,7 @@ async fn handle(
     };
     let mut response = pipeline::serve(route, req, &cx).await?;
     for (name, value) in rate.map(|d| d.headers()).unwrap_or_default() {
-        let _ = response.headers_mut().set(name, &value);
+        response.set_header(name, &value);
     }
     Ok(response)
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/audio/transcriptions`, `/v1/audio/translations` and `/v1/audio/speech`.
 
+use crate::platform::http::Response;
 use wasm_bindgen::prelude::*;
-use worker::Response;
 
 use crate::platform::request::ClientRequest;
 

@@ -1,13 +1,13 @@
 //! `POST /v1/chat/completions`.
 
-use worker::Response;
+use crate::platform::http::Response;
 
 use crate::platform::request::ClientRequest;
 
 use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
-use crate::platform::{http, ids, now_seconds};
+use crate::platform::{http, ids};
 use futures_util::future::try_join_all;
 
 use crate::platform::fetch::fetch_images;
@@ -35,7 +35,7 @@ pub async fn completions(
     // Workers AI vision models take image bytes, not URLs: fetch those first.
     let images = fetch_images(remote_image_urls(&request, &cx.config.aliases)?).await?;
     let plan = plan_chat_request(&request, &cx.config.aliases, &images, UpstreamForm::Chat)?;
-    let ctx = new_context("chatcmpl-", &plan.model.requested);
+    let ctx = new_context("chatcmpl-", &plan.model.requested, cx);
     if !plan.stream || !plan.extra_inputs.is_empty() {
         // `n` choices are `n` runs.
         let inputs = std::iter::once(&plan.upstream_input).chain(&plan.extra_inputs);
@@ -67,7 +67,7 @@ pub async fn legacy_completions(
     let body = cx.read_body(req).await?;
     let plan = plan_completion(&body, &cx.config.aliases, &cx.config.limits)?;
     cx.check_model(&plan.model)?;
-    let ctx = new_context("cmpl-", &plan.model.requested);
+    let ctx = new_context("cmpl-", &plan.model.requested, cx);
     let model = plan.model.upstream_id.as_str();
     if !plan.stream {
         let outputs = run_all(cx, model, &plan.upstream_inputs).await?;
@@ -139,11 +139,16 @@ pub(super) async fn run_to_json(
     cx.run_ai(model, input).await?.into_json(model)
 }
 
-/// A fresh id (`<prefix><uuid>`), the current time, and the model name the client sent.
-pub(super) fn new_context(prefix: &str, requested_model: &str) -> CompletionContext {
+/// A fresh id (`<prefix><uuid>`), the time the request arrived (read once, for its log line),
+/// and the model name the client sent.
+pub(super) fn new_context(
+    prefix: &str,
+    requested_model: &str,
+    cx: &RequestContext<'_>,
+) -> CompletionContext {
     CompletionContext {
         id: ids::prefixed(prefix),
-        created: now_seconds(),
+        created: cx.log.arrived_seconds(),
         model: requested_model.to_owned(),
     }
 }

@@ -1,6 +1,6 @@
 //! `POST /v1/embeddings`.
 
-use worker::Response;
+use crate::platform::http::Response;
 
 use crate::platform::request::ClientRequest;
 

@@ -1,4 +1,4 @@
-use worker::Response;
+use crate::platform::http::Response;
 
 use crate::platform::http;
 

@@ -1,7 +1,7 @@
 //! `POST /v1/images/generations`.
 
+use crate::platform::http::Response;
 use futures_util::future::try_join_all;
-use worker::Response;
 
 use crate::platform::request::ClientRequest;
 

@@ -14,7 +14,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use worker::web_sys::ReadableStream;
-use worker::{Env, Response};
+use worker::Env;
+
+use crate::platform::http::Response;
 
 use crate::platform::request::ClientRequest;
 

@@ -1,6 +1,6 @@
 //! `GET /v1/models`, `GET /v1/models/{id}` and the `/models/search` page.
 
-use worker::Response;
+use crate::platform::http::Response;
 
 use crate::platform::request::ClientRequest;
 

@@ -2,19 +2,18 @@
 //! its model is routed to (Workers AI or the OpenAI-compatible one), and the fallback chain.
 //! Requests that use none of these go straight to their handler, with no extra parsing.
 
-use wasm_bindgen::JsValue;
-use worker::{Response, ResponseBody};
-
 use crate::platform::request::ClientRequest;
+use wasm_bindgen::JsValue;
 
 use super::{dispatch, RequestContext};
 use crate::error::GatewayError;
 use crate::models::resolve;
 use crate::platform::ai::error_message;
+use crate::platform::http::{self, Body, Response};
 use crate::platform::keep;
 use crate::platform::log::{failed, logged_stream};
+use crate::platform::openai;
 use crate::platform::store::{kv_delete, kv_get, kv_put, sha256};
-use crate::platform::{http, openai};
 use crate::policy::cache::{CacheAsk, CacheDecision};
 use crate::policy::idempotency::{self, IdempotencyStep, KeptResponse};
 use crate::policy::log::TokenUsage;
@@ -79,8 +78,8 @@ async fn cached(
         if let Some(kept) = keep::cache_lookup(cx.env, hash).await {
             note_cache(cx, "hit");
             note_usage(cx, &kept);
-            let response = keep::response_of(&kept);
-            let _ = response.headers().set("x-cache", "HIT");
+            let mut response = keep::response_of(&kept);
+            response.set_header("x-cache", "HIT");
             return Ok(response);
         }
     }
@@ -88,21 +87,17 @@ async fn cached(
     let Some(hash) = hash else {
         return result;
     };
-    let response = match result {
+    let mut response = match result {
         Ok(response) => response,
         Err(err) => failed(&err, &cx.log),
     };
-    let _ = response.headers().set("x-cache", "MISS");
+    response.set_header("x-cache", "MISS");
     if response.status_code() != 200 {
         note_cache(cx, "miss (not stored: error)");
         return Ok(response);
     }
     // A fallback's answer is not what the model asked for would say: ask again next time.
-    if response
-        .headers()
-        .has("x-gateway-fallback-from")
-        .unwrap_or(false)
-    {
+    if response.header("x-gateway-fallback-from").is_some() {
         note_cache(cx, "miss (not stored: fallback)");
         return Ok(response);
     }
@@ -200,12 +195,11 @@ async fn through_chain(
             );
             continue;
         }
-        let response = result?;
-        let headers = response.headers();
-        let _ = headers.set("x-gateway-upstream", target.name());
-        let _ = headers.set("x-gateway-model", candidate);
+        let mut response = result?;
+        response.set_header("x-gateway-upstream", target.name());
+        response.set_header("x-gateway-model", candidate);
         if index > 0 {
-            let _ = headers.set("x-gateway-fallback-from", &model);
+            response.set_header("x-gateway-fallback-from", &model);
         }
         return Ok(response);
     }
@@ -249,14 +243,14 @@ async fn attempt(
             let response = openai::forward(upstream, openai_path, &body, cx.ai.timeout_ms).await?;
             // A whole JSON answer is small: read it, so the log line can carry its tokens.
             // Streams pass through untouched.
-            let content_type = http::content_type(&response);
-            if content_type.starts_with("text/event-stream") && response.status_code() == 200 {
+            let ok = response.status_code() == 200;
+            if ok && response.content_type().starts_with("text/event-stream") {
                 // The log line waits for the stream's end.
-                if let ResponseBody::Stream(stream) = response.body() {
+                if let Body::Stream(stream) = response.body() {
                     return Ok(http::event_stream(logged_stream(stream, &cx.log)));
                 }
             }
-            match content_type.starts_with("application/json") && response.status_code() == 200 {
+            match ok && response.content_type().starts_with("application/json") {
                 true => Ok(keep::whole(response).await?.0),
                 false => Ok(response),
             }
@@ -312,8 +306,8 @@ async fn begin_idempotent(
             note_idempotency(cx, "replayed");
             cx.log.edit(|line| line.model = model_of(body));
             note_usage(cx, &kept);
-            let response = keep::response_of(&kept);
-            let _ = response.headers().set("idempotent-replayed", "true");
+            let mut response = keep::response_of(&kept);
+            response.set_header("idempotent-replayed", "true");
             Ok(Begun::Replayed(response))
         }
         IdempotencyStep::Run => {
@@ -356,8 +350,8 @@ impl Claim {
             }
         };
         note_idempotency(cx, "stored");
-        let content_type = http::content_type(&response);
-        if matches!(response.body(), ResponseBody::Stream(_))
+        let content_type = response.content_type().to_owned();
+        if matches!(response.body(), Body::Stream(_))
             && content_type.starts_with("text/event-stream")
         {
             let meta = idempotency::finished(

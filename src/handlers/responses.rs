@@ -1,7 +1,7 @@
 //! `/v1/responses`: create (JSON or event stream), retrieve, delete, and list input items.
 
+use crate::platform::http::Response;
 use serde_json::json;
-use worker::Response;
 
 use crate::platform::request::ClientRequest;
 
@@ -53,7 +53,7 @@ pub async fn create(
         plan.echo.store = false;
     }
     let store = store.filter(|_| plan.store);
-    let ctx = new_context("resp_", &plan.chat.model.requested);
+    let ctx = new_context("resp_", &plan.chat.model.requested, cx);
 
     if !plan.stream {
         let output =

@@ -9,19 +9,20 @@ use worker::Env;
 
 use crate::error::{upstream_error_from_message, GatewayError};
 use crate::platform::log::PendingLog;
+use crate::platform::promise::settled;
 use crate::transform::chat_stream::ChatStream;
 use crate::transform::responses::StoredResponse;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
 extern "C" {
-    #[wasm_bindgen(catch, js_name = aiRun)]
-    async fn ai_run(
+    #[wasm_bindgen(js_name = aiRun)]
+    fn ai_run(
         ai: &JsValue,
         model: &str,
         input: &str,
         options: &str,
         timeout_ms: f64,
-    ) -> Result<JsValue, JsValue>;
+    ) -> js_sys::Promise;
 
     #[wasm_bindgen(catch, js_name = aiRunForm)]
     async fn ai_run_form(
@@ -109,7 +110,8 @@ pub async fn run(
     input_json: &str,
 ) -> Result<AiOutput, GatewayError> {
     let ai = binding(env)?;
-    output_of(ai_run(&ai, model, input_json, &call.options, call.timeout_ms).await)
+    let running = ai_run(&ai, model, input_json, &call.options, call.timeout_ms);
+    output_of(settled(&running).await)
 }
 
 /// Runs `model` with a multipart form of `fields` (flux-2 takes its input that way).

@@ -69,6 +69,32 @@ export function requestHead(request) {
   return head;
 }
 
+/**
+ * The gateway's answer: `head` holds a name line and a value line per header (the Rust side
+ * leaves out values with line breaks); the body is `stream`, else a copy of `bytes` (a view into
+ * wasm memory, which is reused once the call returns), else none. (A `Headers` object or a plain
+ * object: a list of [name, value] pairs cost ~40 K more instructions, converted by the runtime
+ * element by element.)
+ */
+export function respond(status, head, bytes, stream) {
+  const headers = new Headers();
+  const lines = head.split("\n");
+  for (let i = 0; i + 1 < lines.length; i += 2) headers.set(lines[i], lines[i + 1]);
+  const body = stream ?? (bytes.length ? bytes.slice() : null);
+  return new Response(body, { status, headers });
+}
+
+/** Reports `promise`'s outcome to `onSettled(id, fulfilled, value)` (promise.rs). */
+export function watchPromise(promise, id, onSettled) {
+  promise.then(
+    (value) => onSettled(id, true, value),
+    (error) => onSettled(id, false, error),
+  );
+}
+
+/** `env[name]`, or undefined when it is null or absent. */
+export const bindingOf = (env, name) => env[name] ?? undefined;
+
 /** The message of anything thrown, as the binding's errors carry their code in it. */
 export function errorMessage(error) {
   if (error && typeof error === "object" && "message" in error) return String(error.message);
@@ -257,10 +283,10 @@ export async function sha256Hex(text) {
 }
 
 /**
- * POSTs `body` to an OpenAI-compatible upstream with the gateway's own key. Resolves to a fresh
- * Response carrying the upstream's status, content type and body stream (streamed through,
- * never buffered); none of the client's headers are forwarded. `timeoutMs` bounds the wait for
- * the upstream's headers only, so a long stream is not cut off.
+ * POSTs `body` to an OpenAI-compatible upstream with the gateway's own key; none of the client's
+ * headers are forwarded. Resolves to the upstream's Response, whose status, content type and body
+ * stream (never buffered) the gateway answers with. `timeoutMs` bounds the wait for the
+ * upstream's headers only, so a long stream is not cut off.
  */
 export async function upstreamFetch(url, key, body, timeoutMs) {
   const controller = new AbortController();
@@ -280,9 +306,7 @@ export async function upstreamFetch(url, key, body, timeoutMs) {
   } finally {
     clearTimeout(timer);
   }
-  const headers = { "content-type": response.headers.get("content-type") ?? "application/json" };
-  if (headers["content-type"].startsWith("text/event-stream")) headers["cache-control"] = "no-cache";
-  return new Response(response.body, { status: response.status, headers });
+  return response;
 }
 
 /** The body of a Response as text (an upstream's error, or a whole answer to keep). */

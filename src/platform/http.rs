@@ -1,74 +1,167 @@
 //! Building responses: JSON, SSE, and every error in the OpenAI shape.
+//!
+//! A response is assembled in Rust (status, header list, body) and becomes a JS `Response` in one
+//! call across the boundary, when the fetch entry returns it. `worker::Response` made a JS
+//! `Headers` object as it was created, a call per header set, and four more calls to convert it:
+//! about a dozen crossings for every request.
 
-use worker::web_sys::ReadableStream;
-use worker::{Headers, Response, ResponseBody};
+use wasm_bindgen::prelude::*;
+use worker::web_sys::{self, ReadableStream};
 
 use crate::error::GatewayError;
+use crate::policy::routes::sendable_header_value;
 
-fn with_headers(body: ResponseBody, status: u16, content_type: &str) -> Response {
-    let headers = Headers::new();
-    // Setting a well-formed header name cannot fail.
-    let _ = headers.set("content-type", content_type);
-    Response::builder()
-        .with_status(status)
-        .with_headers(headers)
-        .body(body)
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(catch, js_name = respond)]
+    fn respond_js(
+        status: u16,
+        head: &str,
+        bytes: &[u8],
+        stream: Option<ReadableStream>,
+    ) -> Result<web_sys::Response, JsValue>;
+}
+
+pub enum Body {
+    Bytes(Vec<u8>),
+    Stream(ReadableStream),
+    Empty,
+}
+
+pub struct Response {
+    status: u16,
+    /// Lower-case names, each at most once.
+    headers: Vec<(&'static str, String)>,
+    body: Body,
+}
+
+impl Response {
+    fn new(status: u16, content_type: &str, body: Body) -> Self {
+        Response {
+            status,
+            headers: vec![("content-type", content_type.to_owned())],
+            body,
+        }
+    }
+
+    /// A body streamed through as it arrives (an upstream's answer).
+    pub fn streamed(status: u16, content_type: &str, stream: ReadableStream) -> Self {
+        Response::new(status, content_type, Body::Stream(stream))
+    }
+
+    pub fn status_code(&self) -> u16 {
+        self.status
+    }
+
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// A response's `content-type`, or empty.
+    pub fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or_default()
+    }
+
+    /// Sets (replaces) a header; a value JS `Headers` would refuse is left out.
+    pub fn set_header(&mut self, name: &'static str, value: &str) {
+        if !sendable_header_value(value) {
+            return;
+        }
+        match self.headers.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => value.clone_into(old),
+            None => self.headers.push((name, value.to_owned())),
+        }
+    }
+
+    pub fn headers(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.headers
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+    }
+
+    /// The JS `Response`, made in one call. The body bytes are copied on the JS side.
+    pub fn into_raw(self) -> web_sys::Response {
+        let mut head = String::with_capacity(128);
+        for (name, value) in &self.headers {
+            head.push_str(name);
+            head.push('\n');
+            head.push_str(value);
+            head.push('\n');
+        }
+        let made = match self.body {
+            Body::Bytes(bytes) => respond_js(self.status, &head, &bytes, None),
+            Body::Stream(stream) => respond_js(self.status, &head, &[], Some(stream)),
+            Body::Empty => respond_js(self.status, &head, &[], None),
+        };
+        // Unreachable with the values set_header lets through; answered rather than thrown.
+        made.or_else(|err| {
+            let message = format!(
+                "the gateway could not build its response: {}",
+                super::ai::error_message(&err)
+            );
+            let body = GatewayError::Internal(message).to_json();
+            respond_js(
+                500,
+                "content-type\napplication/json\n",
+                body.as_bytes(),
+                None,
+            )
+        })
+        .unwrap_or_else(|_| web_sys::Response::error())
+    }
 }
 
 pub fn json(status: u16, body: String) -> Response {
-    with_headers(
-        ResponseBody::Body(body.into_bytes()),
-        status,
-        "application/json",
-    )
+    Response::new(status, "application/json", Body::Bytes(body.into_bytes()))
 }
 
 /// A body of any type (audio, subtitles, plain text).
 pub fn with_content_type(status: u16, body: Vec<u8>, content_type: &str) -> Response {
-    with_headers(ResponseBody::Body(body), status, content_type)
+    Response::new(status, content_type, Body::Bytes(body))
 }
 
 pub fn html(status: u16, body: String) -> Response {
-    let response = with_headers(
-        ResponseBody::Body(body.into_bytes()),
+    let mut response = Response::new(
         status,
         "text/html; charset=utf-8",
+        Body::Bytes(body.into_bytes()),
     );
-    let _ = response.headers().set("cache-control", "no-cache");
+    response.set_header("cache-control", "no-cache");
     response
 }
 
 pub fn event_stream(stream: ReadableStream) -> Response {
-    let response = with_headers(
-        ResponseBody::Stream(stream),
+    let mut response = Response::new(
         200,
         "text/event-stream; charset=utf-8",
+        Body::Stream(stream),
     );
-    let _ = response.headers().set("cache-control", "no-cache");
+    response.set_header("cache-control", "no-cache");
     response
-}
-
-/// A response's `content-type`, or empty.
-pub fn content_type(response: &Response) -> String {
-    response
-        .headers()
-        .get("content-type")
-        .ok()
-        .flatten()
-        .unwrap_or_default()
 }
 
 pub fn empty(status: u16) -> Response {
-    Response::builder().with_status(status).empty()
+    Response {
+        status,
+        headers: Vec::new(),
+        body: Body::Empty,
+    }
 }
 
 pub fn error(err: &GatewayError) -> Response {
-    let response = json(err.status(), err.to_json());
+    let mut response = json(err.status(), err.to_json());
     if let Some(allowed) = err.allowed_methods() {
-        let _ = response.headers().set("allow", allowed);
+        response.set_header("allow", allowed);
     }
     if let Some(seconds) = err.retry_after() {
-        let _ = response.headers().set("retry-after", &seconds.to_string());
+        response.set_header("retry-after", &seconds.to_string());
     }
     response
 }

@@ -5,12 +5,12 @@
 use base64::Engine;
 use wasm_bindgen::prelude::*;
 use worker::web_sys::ReadableStream;
-use worker::{Env, Response, ResponseBody};
+use worker::Env;
 
 use crate::error::GatewayError;
 use crate::platform::ai::{error_message, read_all};
 use crate::platform::binding;
-use crate::platform::http;
+use crate::platform::http::{self, Body, Response};
 use crate::platform::store::{kv_get, kv_put, BINDING as KV_BINDING};
 use crate::policy::idempotency::{is_text, KeptResponse};
 
@@ -67,22 +67,20 @@ pub async fn cache_store(env: &Env, hash: &str, kept: &KeptResponse, ttl_seconds
 /// (its body has been read).
 pub async fn whole(response: Response) -> Result<(Response, KeptResponse), GatewayError> {
     let status = response.status_code();
-    let content_type = match http::content_type(&response) {
-        t if t.is_empty() => "application/json".to_owned(),
-        t => t,
+    let content_type = match response.content_type() {
+        "" => "application/json".to_owned(),
+        t => t.to_owned(),
     };
     let bytes = match response.body() {
-        ResponseBody::Body(bytes) => bytes.clone(),
-        ResponseBody::Empty => Vec::new(),
-        ResponseBody::Stream(stream) => read_all(stream).await?,
+        Body::Bytes(bytes) => bytes.clone(),
+        Body::Empty => Vec::new(),
+        Body::Stream(stream) => read_all(stream).await?,
     };
     let kept = kept_of(status, content_type, bytes);
-    let replacement = response_of(&kept);
+    let mut replacement = response_of(&kept);
     // Keep what else was set on it (retry-after, x-gateway-*, …).
-    for (name, value) in response.headers().entries() {
-        if name != "content-length" {
-            let _ = replacement.headers().set(&name, &value);
-        }
+    for (name, value) in response.headers() {
+        replacement.set_header(name, value);
     }
     Ok((replacement, kept))
 }
@@ -115,9 +113,9 @@ pub fn response_of(kept: &KeptResponse) -> Response {
             .unwrap_or_default(),
         false => kept.body.clone().into_bytes(),
     };
-    let response = http::with_content_type(kept.status, body, &kept.content_type);
+    let mut response = http::with_content_type(kept.status, body, &kept.content_type);
     if kept.content_type.starts_with("text/event-stream") {
-        let _ = response.headers().set("cache-control", "no-cache");
+        response.set_header("cache-control", "no-cache");
     }
     response
 }
@@ -132,7 +130,7 @@ pub fn kept_stream(
     ttl_seconds: u64,
 ) -> Response {
     let stream = match response.body() {
-        ResponseBody::Stream(stream) if response.status_code() == 200 => stream.clone(),
+        Body::Stream(stream) if response.status_code() == 200 => stream.clone(),
         _ => return response,
     };
     http::event_stream(keep_stream(&stream, kv, key, meta, ttl_seconds as f64))

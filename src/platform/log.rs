@@ -9,10 +9,8 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use worker::web_sys::ReadableStream;
 
-use worker::Response;
-
 use crate::error::GatewayError;
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 use crate::policy::log::{RequestLog, TokenUsage};
 
 pub struct PendingLog {
@@ -26,6 +24,11 @@ impl PendingLog {
             line: RefCell::new(line),
             started_ms: js_sys::Date::now(),
         })
+    }
+
+    /// When the request arrived, in Unix seconds.
+    pub fn arrived_seconds(&self) -> u64 {
+        (self.started_ms / 1000.0) as u64
     }
 
     /// Milliseconds since the request arrived.

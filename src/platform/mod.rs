@@ -8,17 +8,24 @@ pub mod ids;
 pub mod keep;
 pub mod log;
 pub mod openai;
+pub mod promise;
 pub mod rate_limit;
 pub mod request;
 pub mod store;
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
 use worker::Env;
 
-/// A binding by name (`AI`, `GATEWAY_KV`, `RATE_LIMITER`, …), if the deployment has it.
+#[wasm_bindgen(module = "/src/platform/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = bindingOf)]
+    fn binding_of(env: &Env, name: &str) -> Option<JsValue>;
+}
+
+/// A binding by name (`AI`, `GATEWAY_KV`, `RATE_LIMITER`, …), if the deployment has it. (One
+/// call across the boundary, where `Reflect::get` and the two checks took four.)
 pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
-    let value = js_sys::Reflect::get(env, &JsValue::from_str(name)).ok()?;
-    (!value.is_undefined() && !value.is_null()).then_some(value)
+    binding_of(env, name)
 }
 
 /// Unix time in seconds.

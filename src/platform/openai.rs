@@ -2,11 +2,11 @@
 
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
-use worker::Response;
+use worker::web_sys::{self, ReadableStream};
 
 use crate::error::{upstream_error_from_message, GatewayError};
 use crate::platform::ai::error_message;
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 use crate::policy::upstream::OpenAiUpstream;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
@@ -45,10 +45,16 @@ pub async fn forward(
                 other => other,
             },
         )?;
-    let response: worker::web_sys::Response = response.unchecked_into();
+    let response: web_sys::Response = response.unchecked_into();
     let status = response.status();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "application/json".into());
     if status < 400 {
-        return Ok(Response::from(response));
+        return Ok(passed_through(status, &content_type, response.body()));
     }
     let detail = response_text(&response)
         .await
@@ -65,12 +71,6 @@ pub async fn forward(
     // An OpenAI error passes through as it is; anything else (a proxy's HTML page, an empty or
     // differently shaped body) becomes one, with its status.
     if is_openai_error(&detail) {
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| "application/json".into());
         return Ok(http::with_content_type(
             status,
             detail.into_bytes(),
@@ -85,6 +85,19 @@ pub async fn forward(
             upstream_message(&detail)
         ),
     })
+}
+
+/// The upstream's answer with only its status, content type and body: none of its other headers
+/// (cookies, its own rate limits) reach the client.
+fn passed_through(status: u16, content_type: &str, body: Option<ReadableStream>) -> Response {
+    let mut response = match body {
+        Some(stream) => http::Response::streamed(status, content_type, stream),
+        None => http::with_content_type(status, Vec::new(), content_type),
+    };
+    if content_type.starts_with("text/event-stream") {
+        response.set_header("cache-control", "no-cache");
+    }
+    response
 }
 
 /// Whether `body` is an OpenAI error: `{"error": {"message": "…", …}}`.

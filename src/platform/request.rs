@@ -6,10 +6,10 @@
 //! rather than one per header.
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 use worker::web_sys;
 
 use super::ai::error_message;
+use super::promise::settled;
 use crate::policy::routes::RequestHead;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
@@ -50,9 +50,7 @@ impl ClientRequest {
     /// The body's bytes as sent; an Err carries the runtime's reason (already read, aborted, ...).
     pub async fn bytes(&self) -> Result<Vec<u8>, String> {
         let promise = self.raw.array_buffer().map_err(|err| error_message(&err))?;
-        let buffer = JsFuture::from(promise)
-            .await
-            .map_err(|err| error_message(&err))?;
+        let buffer = settled(&promise).await.map_err(|err| error_message(&err))?;
         Ok(js_sys::Uint8Array::new(&buffer).to_vec())
     }
 

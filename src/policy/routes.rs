@@ -281,9 +281,28 @@ impl RequestHead {
     }
 }
 
+/// Whether JS `Headers` takes `value` for a response header: Latin-1 text without a line break
+/// or NUL. The gateway leaves out a value it would refuse (a model name in `x-gateway-model`
+/// comes from the client), as a failed `Headers.set` did, rather than fail the whole response.
+pub fn sendable_header_value(value: &str) -> bool {
+    value
+        .chars()
+        .all(|c| c <= '\u{ff}' && !matches!(c, '\r' | '\n' | '\0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn response_header_values_that_js_headers_take() {
+        for value in ["application/json", "", "café", "a b\tc", "sk-1; x=\"y\""] {
+            assert!(sendable_header_value(value), "{value:?}");
+        }
+        for value in ["gpt-4\nx-evil: 1", "a\rb", "nul\0", "模型", "emoji 🙂"] {
+            assert!(!sendable_header_value(value), "{value:?}");
+        }
+    }
 
     #[test]
     fn request_heads_as_glue_writes_them() {
