@@ -32,12 +32,13 @@ function findOne(what, pattern) {
 
 // The shim's checkReinitialize(), handleMaybeCritical(e), the class's fetch (which calls the wasm
 // export with this.env and this.ctx) and the default export (the class behind its Proxy).
-const reinitialize = findOne("checkReinitialize", /function (\w+)\(\)\{\w+\.criticalError&&\(console\.log\("Reinitializing Wasm application"\)/)[1];
-const markCritical = findOne("handleMaybeCritical", /function (\w+)\((\w+)\)\{\2 instanceof WebAssembly\.RuntimeError&&/)[1];
-const wasmFetch = findOne("Entrypoint fetch", /\w+\.prototype\.fetch=function\((\w+)\)\{return (\w+)\.call\(this,\1,this\.env,this\.ctx\)\}/)[2];
-const defaultExport = findOne("default export", /export\{[^}]*?\b(\w+) as default\}/);
+// Minified names may hold `$`, which `\w` does not match: hence [\w$]+.
+const reinitialize = findOne("checkReinitialize", /function ([\w$]+)\(\)\{[\w$]+\.criticalError&&\(console\.log\("Reinitializing Wasm application"\)/)[1];
+const markCritical = findOne("handleMaybeCritical", /function ([\w$]+)\(([\w$]+)\)\{\2 instanceof WebAssembly\.RuntimeError&&/)[1];
+const wasmFetch = findOne("Entrypoint fetch", /[\w$]+\.prototype\.fetch=function\(([\w$]+)\)\{return ([\w$]+)\.call\(this,\1,this\.env,this\.ctx\)\}/)[2];
+const defaultExport = findOne("default export", /export\{(?:[^}]*?[{,])?([\w$]+) as default\}/);
 // The plain object carries only `fetch`: stop if the worker ever exports other handlers.
-const others = js.match(/\w+\.prototype\.(queue|scheduled|email|connect|tail)=function/g);
+const others = js.match(/[\w$]+\.prototype\.(queue|scheduled|email|connect|tail)=function/g);
 if (others) {
   console.error(`entry-patch: the worker now exports ${others.join(", ")}; give gatewayEntry those handlers too.`);
   process.exit(1);

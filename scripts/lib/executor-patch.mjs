@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 
 const file = process.argv[2];
 const js = readFileSync(file, "utf8");
-const probe = /(__wbg_queueMicrotask_[0-9a-f]+:function\((\w+)\)\{)return \2\.queueMicrotask\}/g;
+// Minified names may hold `$`, which `\w` does not match.
+const probe = /(__wbg_queueMicrotask_[0-9a-f]+:function\(([\w$]+)\)\{)return \2\.queueMicrotask\}/g;
 const found = js.match(probe) ?? [];
 if (found.length !== 1) {
   console.error(
