@@ -4,7 +4,9 @@
 // round zeroes the counters, sends --requests requests and dumps the main thread's count.
 //
 //   node scripts/bench/instructions.mjs [--builds build,dirB] [--requests 300] [--rounds 2]
-//       [--warmup 300]
+//       [--warmup 300] [--keep]
+// --keep leaves callgrind's dumps (one per round and thread, cg.<pid>.<n>-<thread>) in the
+// printed directory, for a per-function comparison; otherwise they are deleted.
 // Needs valgrind (callgrind_control) and a build; the pass-through worker is always measured too.
 // Only the main thread is counted: V8's background compiler and GC threads are left out.
 import { execFileSync } from "node:child_process";
@@ -21,6 +23,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "300" },
     rounds: { type: "string", default: "2" },
     warmup: { type: "string", default: "300" },
+    keep: { type: "boolean", default: false },
   },
 });
 const REQUESTS = Number(values.requests);
@@ -103,5 +106,6 @@ try {
     await measure(build, () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir: resolve(ROOT, build) }));
   }
 } finally {
-  rmSync(out, { recursive: true, force: true });
+  if (values.keep) console.log(`callgrind dumps kept in ${out}`);
+  else rmSync(out, { recursive: true, force: true });
 }
