@@ -86,6 +86,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
     };
     response.set_header("x-request-id", &request_id);
     let usage = match response.body() {
+        Body::Text(text) => TokenUsage::of_json_answer(text),
         Body::Bytes(bytes) => TokenUsage::of_json_answer(bytes),
         Body::Stream(stream) => {
             // Keeps the request alive until the stream ends or the client leaves, so that its

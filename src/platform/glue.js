@@ -69,19 +69,31 @@ export function requestHead(request) {
   return head;
 }
 
-/**
- * The gateway's answer: `head` holds a name line and a value line per header (the Rust side
- * leaves out values with line breaks); the body is `stream`, else a copy of `bytes` (a view into
- * wasm memory, which is reused once the call returns), else none. (A `Headers` object or a plain
- * object: a list of [name, value] pairs cost ~40 K more instructions, converted by the runtime
- * element by element.)
- */
-export function respond(status, head, bytes, stream) {
+/** Response headers from `head`: a name line and a value line per header. */
+function headersOf(head) {
   const headers = new Headers();
   const lines = head.split("\n");
   for (let i = 0; i + 1 < lines.length; i += 2) headers.set(lines[i], lines[i + 1]);
+  return headers;
+}
+
+/**
+ * The gateway's answer (http.rs): `head` holds its headers (the Rust side leaves out values that
+ * `Headers` would refuse); the body is `stream`, else a copy of `bytes` (a view into wasm memory,
+ * which is reused once the call returns), else none. (Headers set one by one, or a plain object:
+ * a list of [name, value] pairs cost ~40 K more instructions, converted by the runtime element by
+ * element.)
+ */
+export function respond(status, head, bytes, stream) {
   const body = stream ?? (bytes.length ? bytes.slice() : null);
-  return new Response(body, { status, headers });
+  return new Response(body, { status, headers: headersOf(head) });
+}
+
+/** The same for a text body, in one string: the head, a NUL, then the text. */
+export function respondText(status, headAndText) {
+  const cut = headAndText.indexOf("\0");
+  const headers = headersOf(headAndText.slice(0, cut));
+  return new Response(headAndText.slice(cut + 1), { status, headers });
 }
 
 /** Reports `promise`'s outcome to `onSettled(id, fulfilled, value)` (promise.rs). */

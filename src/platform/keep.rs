@@ -72,6 +72,7 @@ pub async fn whole(response: Response) -> Result<(Response, KeptResponse), Gatew
         t => t.to_owned(),
     };
     let bytes = match response.body() {
+        Body::Text(text) => text.clone().into_bytes(),
         Body::Bytes(bytes) => bytes.clone(),
         Body::Empty => Vec::new(),
         Body::Stream(stream) => read_all(stream).await?,
