@@ -1,6 +1,5 @@
 //! `POST /v1/audio/transcriptions`, `/v1/audio/translations` and `/v1/audio/speech`.
 
-use crate::platform::http::Response;
 use wasm_bindgen::prelude::*;
 
 use crate::platform::request::ClientRequest;
@@ -9,7 +8,7 @@ use super::chat::run_to_json;
 use super::{declared_length_check, RequestContext};
 use crate::error::GatewayError;
 use crate::platform::ai::{error_message, Whole};
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 use crate::transform::audio::{
     audio_content_type, plan_speech, plan_transcription, speech_audio, transcript, AudioInput,
     AudioTask, TranscriptionForm,
@@ -68,11 +67,7 @@ pub async fn transcribe(
         }
     };
     let transcript = transcript(&output, &plan)?;
-    Ok(http::with_content_type(
-        200,
-        transcript.body.into_bytes(),
-        transcript.content_type,
-    ))
+    Ok(http::text(200, transcript.body, transcript.content_type))
 }
 
 pub async fn speech(

@@ -126,10 +126,15 @@ impl Response {
 }
 
 pub fn json(status: u16, body: String) -> Response {
-    Response::new(status, "application/json", Body::Text(body))
+    text(status, body, "application/json")
 }
 
-/// A body of any type (audio, subtitles, plain text).
+/// A text body of any type (a kept answer, an upstream's error).
+pub fn text(status: u16, body: String, content_type: &str) -> Response {
+    Response::new(status, content_type, Body::Text(body))
+}
+
+/// A body of any type, as bytes (audio).
 pub fn with_content_type(status: u16, body: Vec<u8>, content_type: &str) -> Response {
     Response::new(status, content_type, Body::Bytes(body))
 }

@@ -108,13 +108,15 @@ fn kept_of(status: u16, content_type: String, bytes: Vec<u8>) -> KeptResponse {
 
 /// A kept response, sent again.
 pub fn response_of(kept: &KeptResponse) -> Response {
-    let body = match kept.base64 {
-        true => base64::engine::general_purpose::STANDARD
-            .decode(&kept.body)
-            .unwrap_or_default(),
-        false => kept.body.clone().into_bytes(),
+    let mut response = match kept.base64 {
+        true => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(&kept.body)
+                .unwrap_or_default();
+            http::with_content_type(kept.status, bytes, &kept.content_type)
+        }
+        false => http::text(kept.status, kept.body.clone(), &kept.content_type),
     };
-    let mut response = http::with_content_type(kept.status, body, &kept.content_type);
     if kept.content_type.starts_with("text/event-stream") {
         response.set_header("cache-control", "no-cache");
     }

@@ -18,14 +18,10 @@ use worker::Env;
 
 #[wasm_bindgen(module = "/src/platform/glue.js")]
 extern "C" {
+    /// A binding by name (`AI`, `GATEWAY_KV`, `RATE_LIMITER`, …), if the deployment has it. (One
+    /// call across the boundary, where `Reflect::get` and the two checks took four.)
     #[wasm_bindgen(js_name = bindingOf)]
-    fn binding_of(env: &Env, name: &str) -> Option<JsValue>;
-}
-
-/// A binding by name (`AI`, `GATEWAY_KV`, `RATE_LIMITER`, …), if the deployment has it. (One
-/// call across the boundary, where `Reflect::get` and the two checks took four.)
-pub fn binding(env: &Env, name: &str) -> Option<JsValue> {
-    binding_of(env, name)
+    pub fn binding(env: &Env, name: &str) -> Option<JsValue>;
 }
 
 /// Unix time in seconds.

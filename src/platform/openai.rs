@@ -71,11 +71,7 @@ pub async fn forward(
     // An OpenAI error passes through as it is; anything else (a proxy's HTML page, an empty or
     // differently shaped body) becomes one, with its status.
     if is_openai_error(&detail) {
-        return Ok(http::with_content_type(
-            status,
-            detail.into_bytes(),
-            &content_type,
-        ));
+        return Ok(http::text(status, detail, &content_type));
     }
     Err(GatewayError::UpstreamStatus {
         status,
