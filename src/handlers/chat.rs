@@ -1,13 +1,12 @@
 //! `POST /v1/chat/completions`.
 
-use crate::platform::http::Response;
-
 use crate::platform::request::ClientRequest;
 
 use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput};
-use crate::platform::{http, ids};
+use crate::platform::http::{self, Response};
+use crate::platform::ids;
 use futures_util::future::try_join_all;
 
 use crate::platform::fetch::fetch_images;

@@ -1,13 +1,11 @@
 //! `POST /v1/embeddings`.
 
-use crate::platform::http::Response;
-
 use crate::platform::request::ClientRequest;
 
 use super::chat::run_all;
 use super::RequestContext;
 use crate::error::GatewayError;
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 use crate::transform::embeddings::{embeddings_response, plan_embeddings};
 
 pub async fn create(

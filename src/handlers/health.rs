@@ -1,6 +1,4 @@
-use crate::platform::http::Response;
-
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 
 pub fn health() -> Response {
     http::json(

@@ -1,6 +1,5 @@
 //! `POST /v1/images/generations`.
 
-use crate::platform::http::Response;
 use futures_util::future::try_join_all;
 
 use crate::platform::request::ClientRequest;
@@ -8,7 +7,8 @@ use crate::platform::request::ClientRequest;
 use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::Whole;
-use crate::platform::{http, ids, now_seconds};
+use crate::platform::http::{self, Response};
+use crate::platform::{ids, now_seconds};
 use crate::transform::images::{
     generated_image, images_response, plan_images, refine_upstream_error, GeneratedImage,
     ImageOutput, ImageRun,

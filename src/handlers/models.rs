@@ -1,14 +1,12 @@
 //! `GET /v1/models`, `GET /v1/models/{id}` and the `/models/search` page.
 
-use crate::platform::http::Response;
-
 use crate::platform::request::ClientRequest;
 
 use super::RequestContext;
 use crate::error::GatewayError;
 use crate::models::listing::{filter_entries, list_models, search_entries};
 use crate::platform::catalogue::upstream_models;
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 use crate::policy::routes::query_param;
 use crate::transform::openai::ModelList;
 

@@ -1,13 +1,12 @@
 //! `POST /v1/moderations`.
 
-use crate::platform::http::Response;
-
 use crate::platform::request::ClientRequest;
 
 use super::chat::run_all;
 use super::RequestContext;
 use crate::error::GatewayError;
-use crate::platform::{http, ids};
+use crate::platform::http::{self, Response};
+use crate::platform::ids;
 use crate::transform::moderations::{moderation_response, plan_moderation};
 
 pub async fn create(

@@ -2,8 +2,9 @@
 //! its model is routed to (Workers AI or the OpenAI-compatible one), and the fallback chain.
 //! Requests that use none of these go straight to their handler, with no extra parsing.
 
-use crate::platform::request::ClientRequest;
 use wasm_bindgen::JsValue;
+
+use crate::platform::request::ClientRequest;
 
 use super::{dispatch, RequestContext};
 use crate::error::GatewayError;

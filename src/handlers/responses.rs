@@ -1,6 +1,5 @@
 //! `/v1/responses`: create (JSON or event stream), retrieve, delete, and list input items.
 
-use crate::platform::http::Response;
 use serde_json::json;
 
 use crate::platform::request::ClientRequest;
@@ -10,7 +9,7 @@ use super::RequestContext;
 use crate::error::GatewayError;
 use crate::platform::ai::{self, AiOutput, StreamStore};
 use crate::platform::fetch::fetch_images;
-use crate::platform::http;
+use crate::platform::http::{self, Response};
 use crate::platform::now_seconds;
 use crate::platform::store::{self, ResponseStore};
 use crate::transform::chat_request::remote_image_urls;
