@@ -7,7 +7,7 @@ use std::rc::Rc;
 use worker::{event, web_sys, Context, Env, Result};
 
 use crate::error::GatewayError;
-use crate::handlers::{pipeline, RequestContext};
+use crate::handlers::{pipeline, Answer, RequestContext};
 use crate::platform::ai::AiCall;
 use crate::platform::http::{self, Body, Response};
 use crate::platform::ids;
@@ -73,9 +73,9 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
                     .preflight_headers(origin.as_deref(), requested.as_deref());
                 (http::empty(204), cors)
             } else {
-                let response = handle(&req, &env, &config, &log)
-                    .await
-                    .unwrap_or_else(|err| failed(&err, &log));
+                // Boxed as `dispatch` boxes each handler: its own function, not inlined here.
+                let handled: Answer<'_> = Box::pin(handle(&req, &env, &config, &log));
+                let response = handled.await.unwrap_or_else(|err| failed(&err, &log));
                 (response, config.cors.response_headers(origin.as_deref()))
             };
             for (name, value) in cors {

@@ -6,7 +6,7 @@ use wasm_bindgen::JsValue;
 
 use crate::platform::request::ClientRequest;
 
-use super::{dispatch, RequestContext};
+use super::{dispatch, Answer, RequestContext};
 use crate::error::GatewayError;
 use crate::models::resolve;
 use crate::platform::ai::error_message;
@@ -21,25 +21,33 @@ use crate::policy::log::TokenUsage;
 use crate::policy::routes::Route;
 use crate::policy::upstream::{is_retryable, model_of, with_model, Target, OPENAI_PREFIX};
 
-pub async fn serve(
-    route: Route,
-    req: &ClientRequest,
-    cx: &RequestContext<'_>,
-) -> Result<Response, GatewayError> {
+/// A request straight to its handler, or, for a model request that uses an `Idempotency-Key`,
+/// the response cache or an upstream beyond the binding, through those first.
+pub fn serve<'a>(route: Route, req: &'a ClientRequest, cx: &'a RequestContext<'a>) -> Answer<'a> {
     let idempotency_key = req.header("idempotency-key");
     let Some(openai_path) = route.json_model_path() else {
         if idempotency_key.is_some() {
             cx.log.edit(|line| line.idempotency = Some("unsupported"));
         }
-        return dispatch(route, req, cx).await;
+        return dispatch(route, req, cx);
     };
     let config = cx.config;
     if idempotency_key.is_none()
         && !config.cache.enabled()
         && !config.upstream.routes_beyond_binding()
     {
-        return dispatch(route, req, cx).await;
+        return dispatch(route, req, cx);
     }
+    Box::pin(around_model(route, openai_path, idempotency_key, req, cx))
+}
+
+async fn around_model(
+    route: Route,
+    openai_path: &'static str,
+    idempotency_key: Option<String>,
+    req: &ClientRequest,
+    cx: &RequestContext<'_>,
+) -> Result<Response, GatewayError> {
     let body = cx.read_body(req).await?;
     let claim = match idempotency_key {
         None => None,
