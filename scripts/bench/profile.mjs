@@ -4,7 +4,7 @@
 //
 //   KEEP_WASM_NAMES=1 bash scripts/build.sh   (or GATEWAY_BUILD_DIR=<a copy built that way>)
 //   node scripts/bench/profile.mjs [--case stream|plain] [--count 200] [--tokens 200] [--top 40]
-//       [--out profile.cpuprofile]   (opens in Chrome DevTools' Performance panel)
+//       [--warmup 20] [--out profile.cpuprofile]   (opens in Chrome DevTools' Performance panel)
 // Loopback only; bounded.
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "40" },
     interval: { type: "string", default: "50" },
     out: { type: "string" },
+    warmup: { type: "string", default: "20" },
   },
 });
 const INSPECTOR_PORT = 9300 + Math.floor(Math.random() * 500);
@@ -51,7 +52,7 @@ function inspector(url) {
 
 const gateway = await startGateway({ bindings: { API_KEYS: BENCH_KEY }, inspectorPort: INSPECTOR_PORT });
 try {
-  for (let i = 0; i < 20; i++) await post(gateway.url); // warm up
+  for (let i = 0; i < Number(values.warmup); i++) await post(gateway.url);
   const session = await inspector(`ws://127.0.0.1:${INSPECTOR_PORT}/core:user:gateway`);
   await session.send("Profiler.enable");
   await session.send("Profiler.setSamplingInterval", { interval: Number(values.interval) });
