@@ -19,7 +19,7 @@ use crate::policy::auth::{caller_from_record, presented_key, Caller};
 use crate::policy::config::GatewayConfig;
 use crate::policy::log::{RequestLog, TokenUsage};
 use crate::policy::rate_limit::{subject_for_ip, subject_for_key};
-use crate::policy::routes::{self, Route};
+use crate::policy::routes::{self, RequestHeader, Route};
 
 fn var(env: &Env, name: &str) -> Option<String> {
     env.var(name)
@@ -50,9 +50,9 @@ fn config(env: &Env) -> std::result::Result<Rc<GatewayConfig>, GatewayError> {
 #[event(fetch)]
 async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys::Response> {
     let req = ClientRequest::new(req);
-    let origin = req.header("origin");
+    let origin = req.header(RequestHeader::Origin);
     let request_id = req
-        .header("x-request-id")
+        .header(RequestHeader::XRequestId)
         .filter(|id| !id.is_empty() && id.len() <= 200)
         .unwrap_or_else(|| ids::uuid_v4().to_string());
     // Written when the last holder drops it: here, or at the end of a translated stream.
@@ -67,7 +67,7 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         Err(err) => failed(&err, &log),
         Ok(config) => {
             let (mut response, cors) = if req.method() == "OPTIONS" {
-                let requested = req.header("access-control-request-headers");
+                let requested = req.header(RequestHeader::AccessControlRequestHeaders);
                 let cors = config
                     .cors
                     .preflight_headers(origin.as_deref(), requested.as_deref());
@@ -126,7 +126,7 @@ async fn handle(
         }
         false => (
             None,
-            subject_for_ip(req.header("cf-connecting-ip").as_deref()),
+            subject_for_ip(req.header(RequestHeader::CfConnectingIp).as_deref()),
         ),
     };
     let user = caller.as_ref().map(|c| c.user.clone());
@@ -167,8 +167,8 @@ async fn authenticate(
     if config.keys.is_empty() && platform::binding(env, store::BINDING).is_none() {
         return Err(GatewayConfig::missing_keys_error());
     }
-    let authorization = req.header("authorization");
-    let x_api_key = req.header("x-api-key");
+    let authorization = req.header(RequestHeader::Authorization);
+    let x_api_key = req.header(RequestHeader::XApiKey);
     let key = presented_key(authorization.as_deref(), x_api_key.as_deref()).ok_or_else(|| {
         GatewayError::Unauthorized(
             "Missing API key. Send it as `Authorization: Bearer <key>` (what OpenAI SDKs do with api_key) or `X-API-Key: <key>`.".into(),

@@ -28,7 +28,7 @@ use crate::platform::ai::{self, AiCall, AiOutput, StreamStore};
 use crate::platform::log::PendingLog;
 use crate::policy::auth::Caller;
 use crate::policy::config::GatewayConfig;
-use crate::policy::routes::Route;
+use crate::policy::routes::{RequestHeader, Route};
 use crate::transform::audio::AudioTask;
 use crate::transform::chat_stream::ChatStream;
 use crate::transform::json_body::body_text;
@@ -151,7 +151,7 @@ pub fn dispatch<'a>(
 /// Refuses a body whose declared `Content-Length` is over `limit` (413), before reading it.
 pub fn declared_length_check(req: &ClientRequest, limit: usize) -> Result<(), GatewayError> {
     let declared = req
-        .header("content-length")
+        .header(RequestHeader::ContentLength)
         .and_then(|v| v.trim().parse::<usize>().ok());
     match declared.filter(|size| *size > limit) {
         Some(size) => Err(GatewayError::PayloadTooLarge { size, limit }),

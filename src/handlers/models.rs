@@ -7,7 +7,7 @@ use crate::error::GatewayError;
 use crate::models::listing::{filter_entries, list_models, search_entries};
 use crate::platform::catalogue::upstream_models;
 use crate::platform::http::{self, Response};
-use crate::policy::routes::query_param;
+use crate::policy::routes::{query_param, RequestHeader};
 use crate::transform::openai::ModelList;
 
 /// The search page; `__MODELS_JSON__` is replaced with the entries (HTML-safe JSON).
@@ -52,7 +52,7 @@ pub async fn search(
     let task = query_param(url, "task").unwrap_or_default();
     let wants_json = query_param(url, "format").as_deref() == Some("json")
         || req
-            .header("accept")
+            .header(RequestHeader::Accept)
             .is_some_and(|accept| accept.contains("application/json"));
     let upstream = upstream_models(cx.env).await;
     let entries = search_entries(&cx.config.aliases, upstream.as_deref());

@@ -18,13 +18,13 @@ use crate::platform::store::{kv_delete, kv_get, kv_put, sha256};
 use crate::policy::cache::{CacheAsk, CacheDecision};
 use crate::policy::idempotency::{self, IdempotencyStep, KeptResponse};
 use crate::policy::log::TokenUsage;
-use crate::policy::routes::Route;
+use crate::policy::routes::{RequestHeader, Route};
 use crate::policy::upstream::{is_retryable, model_of, with_model, Target, OPENAI_PREFIX};
 
 /// A request straight to its handler, or, for a model request that uses an `Idempotency-Key`,
 /// the response cache or an upstream beyond the binding, through those first.
 pub fn serve<'a>(route: Route, req: &'a ClientRequest, cx: &'a RequestContext<'a>) -> Answer<'a> {
-    let idempotency_key = req.header("idempotency-key");
+    let idempotency_key = req.header(RequestHeader::IdempotencyKey);
     let Some(openai_path) = route.json_model_path() else {
         if idempotency_key.is_some() {
             cx.log.edit(|line| line.idempotency = Some("unsupported"));
@@ -58,8 +58,8 @@ async fn around_model(
         },
     };
     let cache_ask = CacheAsk::from_headers(
-        req.header("x-gateway-cache").as_deref(),
-        req.header("cache-control").as_deref(),
+        req.header(RequestHeader::XGatewayCache).as_deref(),
+        req.header(RequestHeader::CacheControl).as_deref(),
     );
     let result = cached(route, openai_path, req, cx, body, cache_ask).await;
     match claim {

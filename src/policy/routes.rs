@@ -209,10 +209,61 @@ fn path_range(url: &str) -> Option<Range<usize>> {
     Some(start..end)
 }
 
+/// The request headers the gateway reads, and the only ones glue.js `requestHead` passes across
+/// the JS boundary: a `get` per name costs less than iterating every header of the request
+/// (~60 K instructions fewer per request in workerd), and a typed name cannot be one the head
+/// does not carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestHeader {
+    Accept,
+    AccessControlRequestHeaders,
+    Authorization,
+    CacheControl,
+    CfConnectingIp,
+    ContentLength,
+    IdempotencyKey,
+    Origin,
+    XApiKey,
+    XGatewayCache,
+    XRequestId,
+}
+
+impl RequestHeader {
+    pub const ALL: [RequestHeader; 11] = [
+        RequestHeader::Accept,
+        RequestHeader::AccessControlRequestHeaders,
+        RequestHeader::Authorization,
+        RequestHeader::CacheControl,
+        RequestHeader::CfConnectingIp,
+        RequestHeader::ContentLength,
+        RequestHeader::IdempotencyKey,
+        RequestHeader::Origin,
+        RequestHeader::XApiKey,
+        RequestHeader::XGatewayCache,
+        RequestHeader::XRequestId,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            RequestHeader::Accept => "accept",
+            RequestHeader::AccessControlRequestHeaders => "access-control-request-headers",
+            RequestHeader::Authorization => "authorization",
+            RequestHeader::CacheControl => "cache-control",
+            RequestHeader::CfConnectingIp => "cf-connecting-ip",
+            RequestHeader::ContentLength => "content-length",
+            RequestHeader::IdempotencyKey => "idempotency-key",
+            RequestHeader::Origin => "origin",
+            RequestHeader::XApiKey => "x-api-key",
+            RequestHeader::XGatewayCache => "x-gateway-cache",
+            RequestHeader::XRequestId => "x-request-id",
+        }
+    }
+}
+
 /// A request's method, URL and headers as glue.js `requestHead` writes them: a line each for the
-/// method and the URL, then a name line and a value line per header. The lines are found once,
-/// here: a request looks up several headers, and splitting the text again for each lookup cost
-/// more than the rest of routing and authentication.
+/// method and the URL, then a name line and a value line per header present of those it is asked
+/// for (`RequestHeader`). The lines are found once, here: a request looks up several headers, and
+/// splitting the text again for each lookup cost more than the rest of routing and authentication.
 #[derive(Debug)]
 pub struct RequestHead {
     text: String,
@@ -293,6 +344,15 @@ pub fn sendable_header_value(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_header_names_are_distinct_and_lower_case() {
+        let names = RequestHeader::ALL.map(RequestHeader::name);
+        for (at, name) in names.iter().enumerate() {
+            assert_eq!(*name, name.to_ascii_lowercase());
+            assert!(!names[..at].contains(name), "{name} twice");
+        }
+    }
 
     #[test]
     fn response_header_values_that_js_headers_take() {
