@@ -135,21 +135,26 @@ async fn handle(
         Route::Health => None,
         _ => rate_limit::check(env, config.rate_limit.as_ref(), &subject).await,
     };
-    if let Some(refused) = rate.as_ref().filter(|d| !d.allowed) {
-        return Err(refused.error());
-    }
-    let cx = RequestContext {
-        env,
-        config,
-        caller,
-        ai: AiCall {
-            options: config.upstream.ai_run_options(user.as_deref()),
-            timeout_ms: config.upstream.timeout_ms.unwrap_or(0) as f64,
-        },
-        log: Rc::clone(log),
-        body: Default::default(),
+    let mut response = match rate.as_ref().filter(|d| !d.allowed) {
+        Some(refused) => failed(&refused.error(), log),
+        None => {
+            let cx = RequestContext {
+                env,
+                config,
+                caller,
+                ai: AiCall {
+                    options: config.upstream.ai_run_options(user.as_deref()),
+                    timeout_ms: config.upstream.timeout_ms.unwrap_or(0) as f64,
+                },
+                log: Rc::clone(log),
+                body: Default::default(),
+            };
+            pipeline::serve(route, req, &cx)
+                .await
+                .unwrap_or_else(|err| failed(&err, log))
+        }
     };
-    let mut response = pipeline::serve(route, req, &cx).await?;
+    // On every answer once counted, refusals and errors too (as OpenAI sends them).
     for (name, value) in rate.map(|d| d.headers()).unwrap_or_default() {
         response.set_header(name, &value);
     }

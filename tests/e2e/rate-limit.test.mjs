@@ -36,8 +36,14 @@ describe("rate limits", () => {
     const retry = Number(refused.headers.get("retry-after"));
     assert.ok(retry >= 1 && retry <= 60, `retry-after ${retry}`);
     assert.match(refused.json.error.message, /Try again in \d+ seconds/);
+    assert.equal(refused.headers.get("x-ratelimit-limit-requests"), "3", "a 429 carries the limit too");
+    assert.equal(refused.headers.get("x-ratelimit-remaining-requests"), "0");
+    assert.match(refused.headers.get("x-ratelimit-reset-requests"), /^\d+s$/);
     const other = await models(gw, KEY2);
     assert.equal(other.status, 200, "another key has its own count");
+    const failing = await rawJson(gw, "/v1/models/no-such-model", { headers: { authorization: `Bearer ${KEY2}` } });
+    assert.equal(failing.status, 404);
+    assert.equal(failing.headers.get("x-ratelimit-remaining-requests"), "1", "an error counted carries the headers");
     const health = await rawJson(gw, "/health");
     assert.equal(health.status, 200, "/health is never limited");
   });
@@ -66,7 +72,8 @@ describe("rate limits", () => {
     for (let i = 0; i < 3; i++) statuses.push((await models(gw)).status);
     assert.deepEqual(statuses, [200, 200, 429]);
     const refused = await models(gw);
-    assert.equal(refused.headers.get("x-ratelimit-limit-requests"), null, "429s carry Retry-After");
+    assert.equal(refused.headers.get("x-ratelimit-limit-requests"), "2", "a 429 carries the limit too");
+    assert.match(refused.headers.get("x-ratelimit-reset-requests"), /^\d+s$/);
     assert.ok(Number(refused.headers.get("retry-after")) >= 1);
     assert.equal((await models(gw, KEY2)).status, 200);
   });
