@@ -349,16 +349,10 @@ impl Claim {
         let response = match result {
             Ok(response) if (200..300).contains(&response.status_code()) => response,
             other => {
-                if let Err(err) = kv_delete(&self.kv, &self.key).await {
-                    worker::console_warn!(
-                        "could not release the Idempotency-Key: {}",
-                        error_message(&err)
-                    );
-                }
+                self.release().await;
                 return other;
             }
         };
-        note_idempotency(cx, "stored");
         let content_type = response.content_type().to_owned();
         if matches!(response.body(), Body::Stream(_))
             && content_type.starts_with("text/event-stream")
@@ -372,6 +366,7 @@ impl Claim {
                     base64: false,
                 },
             );
+            note_idempotency(cx, "stored");
             return Ok(keep::kept_stream(
                 response,
                 &self.kv,
@@ -380,7 +375,15 @@ impl Claim {
                 self.ttl_seconds,
             ));
         }
-        let (response, kept) = keep::whole(response).await?;
+        let (response, kept) = match keep::whole(response).await {
+            Ok(whole) => whole,
+            Err(err) => {
+                // The answer could not be read: nothing to replay, so the retry runs again.
+                self.release().await;
+                return Err(err);
+            }
+        };
+        note_idempotency(cx, "stored");
         let record = idempotency::finished(&self.body_hash, kept);
         if let Err(err) = kv_put(&self.kv, &self.key, &record, self.ttl_seconds as f64).await {
             worker::console_warn!(
@@ -389,6 +392,15 @@ impl Claim {
             );
         }
         Ok(response)
+    }
+
+    async fn release(&self) {
+        if let Err(err) = kv_delete(&self.kv, &self.key).await {
+            worker::console_warn!(
+                "could not release the Idempotency-Key: {}",
+                error_message(&err)
+            );
+        }
     }
 }
 
