@@ -62,7 +62,7 @@ export async function aiModels(ai) {
  * The request's method, URL and the headers named in `names` (routes.rs `RequestHeader`) as
  * lines: method, URL, then a name line and a value line per header present. HTTP forbids line
  * breaks in all of them. One call instead of one per header read; a `get` per name instead of
- * iterating every header, which made an array and two strings per header (~60 K instructions
+ * iterating every header, which made an array and two strings per header (~55 K instructions
  * more per request).
  */
 export function requestHead(request, names) {

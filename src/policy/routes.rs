@@ -209,55 +209,43 @@ fn path_range(url: &str) -> Option<Range<usize>> {
     Some(start..end)
 }
 
-/// The request headers the gateway reads, and the only ones glue.js `requestHead` passes across
-/// the JS boundary: a `get` per name costs less than iterating every header of the request
-/// (~60 K instructions fewer per request in workerd), and a typed name cannot be one the head
-/// does not carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestHeader {
-    Accept,
-    AccessControlRequestHeaders,
-    Authorization,
-    CacheControl,
-    CfConnectingIp,
-    ContentLength,
-    IdempotencyKey,
-    Origin,
-    XApiKey,
-    XGatewayCache,
-    XRequestId,
+/// Declares `RequestHeader` from one list, so that `ALL` (what glue.js asks for) and `name` cannot
+/// disagree.
+macro_rules! request_headers {
+    ($($header:ident => $name:literal,)*) => {
+        /// The request headers the gateway reads, and the only ones glue.js `requestHead` passes
+        /// across the JS boundary: a `get` per name costs less than iterating every header of the
+        /// request (~55 K instructions fewer per request in workerd), and a typed name cannot be
+        /// one the head does not carry.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum RequestHeader {
+            $($header,)*
+        }
+
+        impl RequestHeader {
+            pub const ALL: &'static [RequestHeader] = &[$(RequestHeader::$header,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(RequestHeader::$header => $name,)*
+                }
+            }
+        }
+    };
 }
 
-impl RequestHeader {
-    pub const ALL: [RequestHeader; 11] = [
-        RequestHeader::Accept,
-        RequestHeader::AccessControlRequestHeaders,
-        RequestHeader::Authorization,
-        RequestHeader::CacheControl,
-        RequestHeader::CfConnectingIp,
-        RequestHeader::ContentLength,
-        RequestHeader::IdempotencyKey,
-        RequestHeader::Origin,
-        RequestHeader::XApiKey,
-        RequestHeader::XGatewayCache,
-        RequestHeader::XRequestId,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            RequestHeader::Accept => "accept",
-            RequestHeader::AccessControlRequestHeaders => "access-control-request-headers",
-            RequestHeader::Authorization => "authorization",
-            RequestHeader::CacheControl => "cache-control",
-            RequestHeader::CfConnectingIp => "cf-connecting-ip",
-            RequestHeader::ContentLength => "content-length",
-            RequestHeader::IdempotencyKey => "idempotency-key",
-            RequestHeader::Origin => "origin",
-            RequestHeader::XApiKey => "x-api-key",
-            RequestHeader::XGatewayCache => "x-gateway-cache",
-            RequestHeader::XRequestId => "x-request-id",
-        }
-    }
+request_headers! {
+    Accept => "accept",
+    AccessControlRequestHeaders => "access-control-request-headers",
+    Authorization => "authorization",
+    CacheControl => "cache-control",
+    CfConnectingIp => "cf-connecting-ip",
+    ContentLength => "content-length",
+    IdempotencyKey => "idempotency-key",
+    Origin => "origin",
+    XApiKey => "x-api-key",
+    XGatewayCache => "x-gateway-cache",
+    XRequestId => "x-request-id",
 }
 
 /// A request's method, URL and headers as glue.js `requestHead` writes them: a line each for the
@@ -347,7 +335,7 @@ mod tests {
 
     #[test]
     fn request_header_names_are_distinct_and_lower_case() {
-        let names = RequestHeader::ALL.map(RequestHeader::name);
+        let names: Vec<&str> = RequestHeader::ALL.iter().map(|h| h.name()).collect();
         for (at, name) in names.iter().enumerate() {
             assert_eq!(*name, name.to_ascii_lowercase());
             assert!(!names[..at].contains(name), "{name} twice");
