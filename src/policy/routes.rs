@@ -187,15 +187,9 @@ pub fn query_param(url: &str, name: &str) -> Option<String> {
     })
 }
 
-/// The path of a serialised WHATWG URL (what `Request.url` gives): from the end of the host to
-/// the first `?` or `#`, which cannot occur unencoded inside a path.
-pub fn path_of_url(url: &str) -> &str {
-    path_range(url)
-        .and_then(|path| url.get(path))
-        .unwrap_or("/")
-}
-
-/// Where `path_of_url` finds the path; `None` when it is `/` because the URL has none.
+/// Where the path of a serialised WHATWG URL (what `Request.url` gives) is: from the end of the
+/// host to the first `?` or `#`, which cannot occur unencoded inside a path. `None` when it is `/`
+/// because the URL has none.
 fn path_range(url: &str) -> Option<Range<usize>> {
     let after_scheme = url.find("://").map_or(0, |at| at + 3);
     let start = after_scheme + url.get(after_scheme..)?.find(['/', '?', '#'])?;
@@ -306,7 +300,7 @@ impl RequestHead {
         self.span(&self.url)
     }
 
-    /// The URL's path, without its query (as `path_of_url`).
+    /// The URL's path, without its query (`path_range`).
     pub fn path(&self) -> &str {
         self.path.as_ref().map_or("/", |path| self.span(path))
     }
@@ -384,6 +378,11 @@ mod tests {
 
     #[test]
     fn paths_of_urls() {
+        let path_of_url = |url: &str| {
+            RequestHead::parse(format!("GET\n{url}\n"))
+                .path()
+                .to_owned()
+        };
         assert_eq!(
             path_of_url("https://gw.example/v1/chat/completions"),
             "/v1/chat/completions"
