@@ -63,6 +63,11 @@ impl Response {
         &self.body
     }
 
+    /// The body, leaving the response without one (its status and headers stay).
+    pub fn take_body(&mut self) -> Body {
+        std::mem::replace(&mut self.body, Body::Empty)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()

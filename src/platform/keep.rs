@@ -65,17 +65,17 @@ pub async fn cache_store(env: &Env, hash: &str, kept: &KeptResponse, ttl_seconds
 
 /// Reads a whole (non-stream) response into its kept form, and a response to send instead of it
 /// (its body has been read).
-pub async fn whole(response: Response) -> Result<(Response, KeptResponse), GatewayError> {
+pub async fn whole(mut response: Response) -> Result<(Response, KeptResponse), GatewayError> {
     let status = response.status_code();
     let content_type = match response.content_type() {
         "" => "application/json".to_owned(),
         t => t.to_owned(),
     };
-    let bytes = match response.body() {
-        Body::Text(text) => text.clone().into_bytes(),
-        Body::Bytes(bytes) => bytes.clone(),
+    let bytes = match response.take_body() {
+        Body::Text(text) => text.into_bytes(),
+        Body::Bytes(bytes) => bytes,
         Body::Empty => Vec::new(),
-        Body::Stream(stream) => read_all(stream).await?,
+        Body::Stream(stream) => read_all(&stream).await?,
     };
     let kept = kept_of(status, content_type, bytes);
     let mut replacement = response_of(&kept);
