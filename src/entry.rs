@@ -85,27 +85,29 @@ async fn fetch(req: web_sys::Request, env: Env, ctx: Context) -> Result<web_sys:
         }
     };
     response.set_header("x-request-id", &request_id);
-    let usage = match response.body() {
-        Body::Text(text) => TokenUsage::of_json_answer(text),
-        Body::Bytes(bytes) => TokenUsage::of_json_answer(bytes),
-        Body::Stream(stream) => {
-            // Keeps the request alive until the stream ends or the client leaves, so that its
-            // cancel() runs (releasing the translator and writing the log line).
-            if let Some(settled) = settled_of(stream) {
-                ctx.wait_until(async move {
-                    let _ = wasm_bindgen_futures::JsFuture::from(settled).await;
-                });
-            }
-            None
+    if let Body::Stream(stream) = response.body() {
+        // Keeps the request alive until the stream ends or the client leaves, so that its
+        // cancel() runs (releasing the translator and writing the log line).
+        if let Some(settled) = settled_of(stream) {
+            ctx.wait_until(async move {
+                let _ = wasm_bindgen_futures::JsFuture::from(settled).await;
+            });
         }
-        Body::Empty => None,
-    };
+    }
     let latency_ms = log.elapsed_ms();
     log.edit(|line| {
         line.status = response.status_code();
         line.latency_ms = latency_ms;
-        if let (Some(usage), None) = (usage, line.total_tokens) {
-            line.record_usage(usage);
+        // Tokens the handler did not note: read from the answer's `usage`, if it has one.
+        if line.total_tokens.is_none() {
+            let usage = match response.body() {
+                Body::Text(text) => TokenUsage::of_json_answer(text),
+                Body::Bytes(bytes) => TokenUsage::of_json_answer(bytes),
+                Body::Stream(_) | Body::Empty => None,
+            };
+            if let Some(usage) = usage {
+                line.record_usage(usage);
+            }
         }
     });
     Ok(response.into_raw())

@@ -45,7 +45,8 @@ pub async fn completions(
             let events = stream_of_completion(&completion, plan.include_usage);
             return Ok(http::event_stream(ai::ready_stream(&events)));
         }
-        let body = chat_completion_from_outputs(&outputs, &ctx, &plan)?;
+        let (body, usage) = chat_completion_from_outputs(&outputs, &ctx, &plan)?;
+        cx.log.edit(|line| line.record_usage(usage.into()));
         return Ok(http::json(200, body));
     }
 

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+// Serialize is derived for the test that checks `to_json` writes what serde would.
+#[derive(Debug, Default, Clone, PartialEq)]
+#[cfg_attr(test, derive(Serialize))]
 pub struct RequestLog {
     pub request_id: String,
     pub method: String,
@@ -13,7 +15,7 @@ pub struct RequestLog {
     pub status: u16,
     /// Until the response started; for a stream, `duration_ms` is until it ended.
     pub latency_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub duration_ms: Option<u64>,
     pub stream: bool,
     /// The key's user; `null` before (or without) authentication.
@@ -80,9 +82,42 @@ impl RequestLog {
         self.total_tokens = usage.total_tokens;
     }
 
+    /// The line as one JSON object, keys in declaration order; `duration_ms` only for streams.
+    /// Written key by key rather than by a derived `Serialize`, which escapes each of the twenty
+    /// constant keys again on every request (about half of the line's cost).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(384);
+        put(&mut out, "{\"request_id\":", &self.request_id);
+        put(&mut out, ",\"method\":", &self.method);
+        put(&mut out, ",\"path\":", &self.path);
+        put(&mut out, ",\"route\":", &self.route);
+        put(&mut out, ",\"status\":", &self.status);
+        put(&mut out, ",\"latency_ms\":", &self.latency_ms);
+        if let Some(duration_ms) = self.duration_ms {
+            put(&mut out, ",\"duration_ms\":", &duration_ms);
+        }
+        put(&mut out, ",\"stream\":", &self.stream);
+        put(&mut out, ",\"user\":", &self.user);
+        put(&mut out, ",\"model\":", &self.model);
+        put(&mut out, ",\"upstream_model\":", &self.upstream_model);
+        put(&mut out, ",\"upstream\":", &self.upstream);
+        put(&mut out, ",\"attempts\":", &self.attempts);
+        put(&mut out, ",\"prompt_tokens\":", &self.prompt_tokens);
+        put(&mut out, ",\"completion_tokens\":", &self.completion_tokens);
+        put(&mut out, ",\"total_tokens\":", &self.total_tokens);
+        put(&mut out, ",\"cache\":", &self.cache);
+        put(&mut out, ",\"idempotency\":", &self.idempotency);
+        put(&mut out, ",\"error_code\":", &self.error_code);
+        out.push(b'}');
+        String::from_utf8(out).unwrap_or_default()
     }
+}
+
+/// Appends `key` (already JSON, with its punctuation) and `value` as JSON.
+fn put<T: Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
+    out.extend_from_slice(key.as_bytes());
+    // Strings, numbers, booleans and options of them: serde_json cannot fail on these.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
@@ -111,6 +146,33 @@ mod tests {
         assert!(value["error_code"].is_null());
         assert!(value["cache"].is_null());
         assert!(value.get("duration_ms").is_none());
+    }
+
+    #[test]
+    fn the_line_is_what_serde_would_write() {
+        let mut log = RequestLog {
+            request_id: "req \"quoted\" \\ \u{1}\n é".into(),
+            method: "POST".into(),
+            path: "/v1/chat/completions".into(),
+            route: Some("chat.completions"),
+            status: 429,
+            latency_ms: 3,
+            stream: true,
+            user: Some("alice".into()),
+            model: Some("gpt-4".into()),
+            upstream: Some("workers-ai"),
+            attempts: 2,
+            prompt_tokens: Some(5),
+            cache: Some("bypass: no-store".into()),
+            idempotency: Some("stored"),
+            error_code: Some("rate_limit_exceeded".into()),
+            ..RequestLog::default()
+        };
+        assert_eq!(log.to_json(), serde_json::to_string(&log).unwrap());
+        log.duration_ms = Some(1234);
+        assert_eq!(log.to_json(), serde_json::to_string(&log).unwrap());
+        let empty = RequestLog::default();
+        assert_eq!(empty.to_json(), serde_json::to_string(&empty).unwrap());
     }
 
     #[test]

@@ -198,17 +198,20 @@ pub fn chat_completion_from_output(
     ctx: &CompletionContext,
     plan: &ChatPlan,
 ) -> Result<String, GatewayError> {
-    chat_completion_from_outputs(&[output_json], ctx, plan)
+    chat_completion_from_outputs(&[output_json], ctx, plan).map(|(json, _)| json)
 }
 
 /// One `chat.completion` from the outputs of `n` runs: choice `i` is run `i`, usage is summed.
+/// Returns its JSON and its usage (for the log line, which then need not look for it).
 pub fn chat_completion_from_outputs(
     outputs: &[&str],
     ctx: &CompletionContext,
     plan: &ChatPlan,
-) -> Result<String, GatewayError> {
-    serde_json::to_string(&chat_completion(outputs, ctx, plan)?)
-        .map_err(|err| GatewayError::Internal(format!("could not encode the completion: {err}")))
+) -> Result<(String, Usage), GatewayError> {
+    let completion = chat_completion(outputs, ctx, plan)?;
+    let json = serde_json::to_string(&completion)
+        .map_err(|err| GatewayError::Internal(format!("could not encode the completion: {err}")))?;
+    Ok((json, completion.usage))
 }
 
 /// One choice per Workers AI answer (`n` runs), usage summed.
@@ -632,9 +635,12 @@ mod tests {
     fn n_runs_become_n_choices_with_distinct_tool_call_ids() {
         let p = plan(json!({"model":"gpt-4","messages":[{"role":"user","content":"x"}]})).unwrap();
         let run = json!({"response":"","tool_calls":[{"name":"f","arguments":{}}],"usage":{"prompt_tokens":5,"completion_tokens":2}}).to_string();
-        let c: Value =
-            serde_json::from_str(&chat_completion_from_outputs(&[&run, &run], &ctx(), &p).unwrap())
-                .unwrap();
+        let c: Value = serde_json::from_str(
+            &chat_completion_from_outputs(&[&run, &run], &ctx(), &p)
+                .unwrap()
+                .0,
+        )
+        .unwrap();
         assert_eq!(c["choices"][1]["index"], 1);
         assert_ne!(
             c["choices"][0]["message"]["tool_calls"][0]["id"],

@@ -156,11 +156,6 @@ pub fn remote_image_urls(
     request: &ChatCompletionRequest,
     overrides: &AliasOverrides,
 ) -> Result<Vec<String>, GatewayError> {
-    let vision = models::resolve(request.model.as_deref().unwrap_or(""), overrides)
-        .is_ok_and(|model| model.spec.capabilities.vision);
-    if !vision {
-        return Ok(Vec::new());
-    }
     // Read where the planner will, without building the conversation twice.
     let typed_parts = request
         .messages
@@ -194,6 +189,13 @@ pub fn remote_image_urls(
         if media::is_remote_url(url) && !urls.iter().any(|u| u == url) {
             urls.push(url.to_owned());
         }
+    }
+    // Resolved only for a request with URLs: the planner resolves the model anyway.
+    let vision = !urls.is_empty()
+        && models::resolve(request.model.as_deref().unwrap_or(""), overrides)
+            .is_ok_and(|model| model.spec.capabilities.vision);
+    if !vision {
+        return Ok(Vec::new());
     }
     if urls.len() > media::MAX_REMOTE_IMAGES {
         return Err(GatewayError::invalid(
