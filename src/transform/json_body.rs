@@ -103,11 +103,7 @@ pub(crate) fn humanize(message: &str) -> String {
         .replace("expected u32", "expected a whole number (0 or more)")
         .replace("expected i64", "expected a whole number")
         .replace("expected a sequence", "expected a list")
-        .replace("expected a borrowed string", "expected a string")
-        .replace(
-            "data did not match any variant of untagged enum MessageContent",
-            "expected a string or a list of content parts",
-        );
+        .replace("expected a borrowed string", "expected a string");
     if let Some(start) = out.find("expected struct ") {
         out.replace_range(start.., "expected an object");
     }
