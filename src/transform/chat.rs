@@ -181,6 +181,10 @@ pub fn normalize_tool_call(call: &Value, fallback_id: String) -> Option<ToolCall
 /// Splits `<think>…</think>` reasoning off the front of a legacy answer (DeepSeek-R1, QwQ).
 /// The opening tag is optional: these models often start inside the thought.
 pub fn split_think(text: &str) -> (Option<&str>, &str) {
+    // Most answers have no tag: a byte search rules that out for less than a substring search.
+    if !text.as_bytes().contains(&b'<') {
+        return (None, text);
+    }
     match text.find("</think>") {
         Some(end) => {
             let thought = text[..end].trim_start();
