@@ -175,7 +175,11 @@ async fn authenticate(
         return Err(GatewayConfig::missing_keys_error());
     }
     let authorization = req.header(RequestHeader::Authorization);
-    let x_api_key = req.header(RequestHeader::XApiKey);
+    // `X-API-Key` counts only without a bearer key: read it only then (it is not in the head).
+    let x_api_key = match presented_key(authorization.as_deref(), None) {
+        Some(_) => None,
+        None => req.header(RequestHeader::XApiKey),
+    };
     let key = presented_key(authorization.as_deref(), x_api_key.as_deref()).ok_or_else(|| {
         GatewayError::Unauthorized(
             "Missing API key. Send it as `Authorization: Bearer <key>` (what OpenAI SDKs do with api_key) or `X-API-Key: <key>`.".into(),

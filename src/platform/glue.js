@@ -59,11 +59,11 @@ export async function aiModels(ai) {
 }
 
 /**
- * The request's method, URL and the headers named in `names` (routes.rs `RequestHeader`) as
- * lines: method, URL, then a name line and a value line per header present. HTTP forbids line
- * breaks in all of them. One call instead of one per header read; a `get` per name instead of
- * iterating every header, which made an array and two strings per header (~55 K instructions
- * more per request).
+ * The request's method, URL and the headers named in `names` (routes.rs
+ * `RequestHeader::IN_HEAD`) as lines: method, URL, then a name line and a value line per header
+ * present. HTTP forbids line breaks in all of them. One call instead of one per header read; a
+ * `get` per name instead of iterating every header, which made an array and two strings per
+ * header (~55 K instructions more per request).
  */
 export function requestHead(request, names) {
   const headers = request.headers;
@@ -74,6 +74,9 @@ export function requestHead(request, names) {
   }
   return head;
 }
+
+/** One header the head does not carry; undefined when absent. */
+export const requestHeader = (request, name) => request.headers.get(name) ?? undefined;
 
 /** Response headers from `head`: a name line and a value line per header. */
 function headersOf(head) {

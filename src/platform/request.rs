@@ -2,8 +2,9 @@
 //!
 //! `worker::Request` builds a JS object from `request.cf` (the edge's metadata) for every
 //! request as it is made; the gateway never reads it, and that getter alone cost about 5% of a
-//! small request's CPU. The method, URL and the headers the gateway reads (`RequestHeader`) are
-//! read in one call across the JS boundary rather than one per header.
+//! small request's CPU. The method, URL and the headers most requests need
+//! (`RequestHeader::IN_HEAD`) are read in one call across the JS boundary rather than one per
+//! header; the rest only when asked for.
 
 use wasm_bindgen::prelude::*;
 use worker::web_sys;
@@ -16,11 +17,15 @@ use crate::policy::routes::{RequestHead, RequestHeader};
 extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     fn request_head(request: &web_sys::Request, names: &js_sys::Array) -> String;
+
+    #[wasm_bindgen(js_name = requestHeader)]
+    fn request_header(request: &web_sys::Request, name: &str) -> Option<String>;
 }
 
 thread_local! {
-    /// `RequestHeader`'s names as a JS array, made once per isolate.
-    static HEADER_NAMES: js_sys::Array = RequestHeader::ALL
+    /// The names of the headers in the head (`RequestHeader::IN_HEAD`) as a JS array, made once
+    /// per isolate.
+    static HEADER_NAMES: js_sys::Array = RequestHeader::IN_HEAD
         .iter()
         .map(|header| JsValue::from_str(header.name()))
         .collect();
@@ -50,9 +55,12 @@ impl ClientRequest {
         self.head.url()
     }
 
-    /// A header's value, if present.
+    /// A header's value, if present: from the head, or read now for a header it does not carry.
     pub fn header(&self, header: RequestHeader) -> Option<String> {
-        self.head.header(header.name()).map(str::to_owned)
+        match header.in_head() {
+            true => self.head.header(header.name()).map(str::to_owned),
+            false => request_header(&self.raw, header.name()),
+        }
     }
 
     /// The body's bytes as sent; an Err carries the runtime's reason (already read, aborted, ...).

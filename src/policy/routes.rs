@@ -203,43 +203,64 @@ fn path_range(url: &str) -> Option<Range<usize>> {
     Some(start..end)
 }
 
-/// Declares `RequestHeader` from one list, so that `ALL` (what glue.js asks for) and `name` cannot
-/// disagree.
+/// Declares `RequestHeader` from one list, so that `IN_HEAD` (what glue.js `requestHead` asks for),
+/// `ALL` and `name` cannot disagree.
 macro_rules! request_headers {
-    ($($header:ident => $name:literal,)*) => {
-        /// The request headers the gateway reads, and the only ones glue.js `requestHead` passes
-        /// across the JS boundary: a `get` per name costs less than iterating every header of the
-        /// request (~55 K instructions fewer per request in workerd), and a typed name cannot be
-        /// one the head does not carry.
+    (
+        in_head { $($head:ident => $head_name:literal,)* }
+        on_demand { $($other:ident => $other_name:literal,)* }
+    ) => {
+        /// The request headers the gateway reads. Those most requests need cross the JS boundary
+        /// with the method and URL in one call (glue.js `requestHead`), a `get` per name: that
+        /// costs less than iterating every header of the request (~55 K instructions fewer per
+        /// request in workerd). The others are read with a call of their own when asked for, as a
+        /// `get` costs ~3 K instructions even for an absent header. A typed name cannot be one
+        /// that is never read.
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum RequestHeader {
-            $($header,)*
+            $($head,)*
+            $($other,)*
         }
 
         impl RequestHeader {
-            pub const ALL: &'static [RequestHeader] = &[$(RequestHeader::$header,)*];
+            /// Carried by every request's head.
+            pub const IN_HEAD: &'static [RequestHeader] = &[$(RequestHeader::$head,)*];
+            pub const ALL: &'static [RequestHeader] =
+                &[$(RequestHeader::$head,)* $(RequestHeader::$other,)*];
 
             pub fn name(self) -> &'static str {
                 match self {
-                    $(RequestHeader::$header => $name,)*
+                    $(RequestHeader::$head => $head_name,)*
+                    $(RequestHeader::$other => $other_name,)*
                 }
+            }
+
+            pub fn in_head(self) -> bool {
+                matches!(self, $(RequestHeader::$head)|*)
             }
         }
     };
 }
 
 request_headers! {
-    Accept => "accept",
-    AccessControlRequestHeaders => "access-control-request-headers",
-    Authorization => "authorization",
-    CacheControl => "cache-control",
-    CfConnectingIp => "cf-connecting-ip",
-    ContentLength => "content-length",
-    IdempotencyKey => "idempotency-key",
-    Origin => "origin",
-    XApiKey => "x-api-key",
-    XGatewayCache => "x-gateway-cache",
-    XRequestId => "x-request-id",
+    // Read for every request (CORS, request id, authentication, body size, idempotency).
+    in_head {
+        Authorization => "authorization",
+        ContentLength => "content-length",
+        IdempotencyKey => "idempotency-key",
+        Origin => "origin",
+        XRequestId => "x-request-id",
+    }
+    // Read by some requests only: preflights, `/v1/models`, routes without a key, the cache, and
+    // a key sent without `Authorization`.
+    on_demand {
+        Accept => "accept",
+        AccessControlRequestHeaders => "access-control-request-headers",
+        CacheControl => "cache-control",
+        CfConnectingIp => "cf-connecting-ip",
+        XApiKey => "x-api-key",
+        XGatewayCache => "x-gateway-cache",
+    }
 }
 
 /// A request's method, URL and headers as glue.js `requestHead` writes them: a line each for the
@@ -333,6 +354,13 @@ mod tests {
         for (at, name) in names.iter().enumerate() {
             assert_eq!(*name, name.to_ascii_lowercase());
             assert!(!names[..at].contains(name), "{name} twice");
+        }
+        for header in RequestHeader::ALL {
+            assert_eq!(
+                header.in_head(),
+                RequestHeader::IN_HEAD.contains(header),
+                "{header:?}"
+            );
         }
     }
 
