@@ -73,13 +73,13 @@ impl Future for Settled {
                 // Polled again after it was ready: a contract breach of the caller's; stay pending.
                 return Poll::Pending;
             };
-            if let Some((_, State::Waiting(waker))) = watched.get_mut(index) {
-                *waker = Some(cx.waker().clone());
-                return Poll::Pending;
-            }
-            match watched.swap_remove(index).1 {
-                State::Settled(result) => Poll::Ready(result),
-                State::Waiting(_) => Poll::Pending,
+            // Taken out either way; still waiting, it goes back with this poll's waker.
+            match watched.swap_remove(index) {
+                (_, State::Settled(result)) => Poll::Ready(result),
+                (id, State::Waiting(_)) => {
+                    watched.push((id, State::Waiting(Some(cx.waker().clone()))));
+                    Poll::Pending
+                }
             }
         })
     }
