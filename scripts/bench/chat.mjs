@@ -8,6 +8,11 @@
 //       [--only non-stream]    (only the cases whose label contains this)
 //       [--warmup 30]          (requests to each worker before measuring each case)
 //       [--processes 1]        (fresh workerd processes per case, pooled: steadier figures)
+//       [--ai replay]          (the binding: `replay`, the emulator's answers recorded and replayed
+//                               (makeReplayingAi in emulator/ai-emulator.js); `emulator`, the
+//                               emulator run every time, in the measured thread)
+//       [--socket direct]      (`direct`: requests go straight to each worker; `entry`: through
+//                               miniflare's entry worker, as `npm run dev` serves them)
 // (requests and streams are per round)
 // Needs a build (bash scripts/build.sh). Loopback only; bounded; stops by itself.
 import { execFileSync } from "node:child_process";
@@ -27,6 +32,8 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "30" },
     only: { type: "string" }, // run only the cases whose label contains this, e.g. "non-stream"
     processes: { type: "string", default: "1" },
+    ai: { type: "string", default: "replay" },
+    socket: { type: "string", default: "direct" },
   },
 });
 const ROUNDS = Number(values.rounds);
@@ -36,6 +43,12 @@ const TOKENS = Number(values.tokens);
 const COLD = Number(values.cold);
 const WARMUP = Number(values.warmup);
 const PROCESSES = Number(values.processes);
+if (!["replay", "emulator"].includes(values.ai)) throw new Error(`--ai must be replay or emulator, not ${values.ai}`);
+// Both workers call the same binding: the emulator, or its answers replayed (makeReplayingAi in emulator/ai-emulator.js).
+const replay = values.ai === "replay";
+if (!["direct", "entry"].includes(values.socket)) throw new Error(`--socket must be direct or entry, not ${values.socket}`);
+const direct = values.socket === "direct";
+const startFloor = () => startPassthrough({ replay, direct });
 
 function workerdPids() {
   const pids = new Set();
@@ -125,7 +138,7 @@ async function coldStart(start, body) {
 
 // --builds a,b,... compares several builds (directories like build/) side by side in one run.
 const builds = values.builds ? values.builds.split(",") : [undefined];
-const startOurs = (buildDir) => () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir });
+const startOurs = (buildDir) => () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir, replay, direct });
 const cases = [
   { label: "non-stream chat (20 tokens)", count: REQUESTS, body: chatBody(false, 20) },
   { label: "stream chat (20 tokens)", count: STREAMS, body: chatBody(true, 20) },
@@ -141,7 +154,7 @@ try {
     // A workerd process keeps its JIT's choices for its life, so one process per build can sit
     // ±0.05 ms per request away from another: --processes starts fresh ones and pools them.
     for (let instance = 0; instance < PROCESSES; instance++) {
-      const base = await startWithPid(startPassthrough);
+      const base = await startWithPid(startFloor);
       running = [base];
       const gateways = [];
       for (const buildDir of builds) gateways.push(await startWithPid(startOurs(buildDir)));
@@ -177,7 +190,7 @@ try {
     }
   }
   const f = (n, d = 3) => n.toFixed(d);
-  console.log(`\nworkerd CPU from /proc/<pid>/task/*/schedstat, median of ${ROUNDS} alternating rounds × ${PROCESSES} processes; latency at the client`);
+  console.log(`\nworkerd CPU from /proc/<pid>/task/*/schedstat, median of ${ROUNDS} alternating rounds × ${PROCESSES} processes; latency at the client; binding: ${values.ai}; socket: ${values.socket}`);
   console.log("(request thread: where the workers run; background: V8's compiler and GC threads)\n");
   console.log("| case | build | pass-through CPU/req | gateway CPU/req | gateway adds | background adds | p50 pass / gateway | p99 pass / gateway |");
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -196,7 +209,7 @@ try {
   }
   if (COLD > 0) {
     const body = chatBody(false, 20);
-    const cold = [`pass-through ${f(await coldStart(startPassthrough, body), 0)} ms`];
+    const cold = [`pass-through ${f(await coldStart(startFloor, body), 0)} ms`];
     for (const build of builds) cold.push(`${build ?? "gateway"} ${f(await coldStart(startOurs(build), body), 0)} ms`);
     console.log(`\ncold start (new workerd to first answer, median of ${COLD}): ${cold.join(", ")}`);
   }

@@ -4,7 +4,8 @@
 // round zeroes the counters, sends --requests requests and dumps the main thread's count.
 //
 //   node scripts/bench/instructions.mjs [--builds build,dirB] [--requests 300] [--rounds 2]
-//       [--warmup 300] [--keep]
+//       [--warmup 300] [--keep] [--ai replay|emulator] [--socket direct|entry]
+// --ai, --socket: the binding both workers call and how requests reach them, as in chat.mjs.
 // --keep leaves callgrind's dumps (one per round and thread, cg.<pid>.<n>-<thread>) in the
 // printed directory, for a per-function comparison; otherwise they are deleted.
 // Needs valgrind (callgrind_control) and a build; the pass-through worker is always measured too.
@@ -24,9 +25,15 @@ const { values } = parseArgs({
     rounds: { type: "string", default: "2" },
     warmup: { type: "string", default: "300" },
     keep: { type: "boolean", default: false },
+    ai: { type: "string", default: "replay" },
+    socket: { type: "string", default: "direct" },
   },
 });
 const REQUESTS = Number(values.requests);
+if (!["replay", "emulator"].includes(values.ai)) throw new Error(`--ai must be replay or emulator, not ${values.ai}`);
+const replay = values.ai === "replay";
+if (!["direct", "entry"].includes(values.socket)) throw new Error(`--socket must be direct or entry, not ${values.socket}`);
+const direct = values.socket === "direct";
 const body = JSON.stringify(benchChatBody(false, 20));
 
 try {
@@ -101,9 +108,9 @@ async function measure(label, start) {
 }
 
 try {
-  await measure("pass-through", startPassthrough);
+  await measure("pass-through", () => startPassthrough({ replay, direct }));
   for (const build of values.builds.split(",")) {
-    await measure(build, () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir: resolve(ROOT, build) }));
+    await measure(build, () => startGateway({ bindings: { API_KEYS: BENCH_KEY }, buildDir: resolve(ROOT, build), replay, direct }));
   }
 } finally {
   if (values.keep) console.log(`callgrind dumps kept in ${out}`);

@@ -52,7 +52,8 @@ export default {
   },
 };`;
 
-export async function startEmulator() {
+/** `entrypoint`: the binding's export, e.g. "makeReplayingAi" (the benchmarks' binding). */
+export async function startEmulator({ entrypoint } = {}) {
   const mf = new Miniflare({
     workers: [
       {
@@ -60,7 +61,7 @@ export async function startEmulator() {
         modules: true,
         script: TEST_WORKER,
         compatibilityDate: "2025-01-01",
-        wrappedBindings: { AI: { scriptName: "ai-emulator" } },
+        wrappedBindings: { AI: { scriptName: "ai-emulator", ...(entrypoint ? { entrypoint } : {}) } },
       },
       emulatorWorker("ai-emulator"),
     ],
