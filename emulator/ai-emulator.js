@@ -1511,21 +1511,31 @@ async function record(output) {
   }
 }
 
+// Named `Ai` as well, as workers-rs checks the binding's constructor name (the floor fixtures).
+const EmulatorAi = Ai;
+const ReplayingAi = class Ai {
+  constructor(env) {
+    this.emulator = new EmulatorAi(env);
+  }
+
+  async run(model, inputs, options) {
+    const key = `${model}\n${JSON.stringify(inputs)}\n${JSON.stringify(options ?? null)}`;
+    let answer = recorded.get(key);
+    if (!answer) {
+      // Errors are not recorded: each call that fails asks the emulator again.
+      const output = await this.emulator.run(model, inputs, options);
+      answer = await record(output);
+      if (!answer) return output;
+      if (recorded.size < MAX_RECORDED) recorded.set(key, answer);
+    }
+    return replay(answer);
+  }
+
+  models(params) {
+    return this.emulator.models(params);
+  }
+};
+
 export function makeReplayingAi(env) {
-  const emulator = new Ai(env);
-  return {
-    async run(model, inputs, options) {
-      const key = `${model}\n${JSON.stringify(inputs)}\n${JSON.stringify(options ?? null)}`;
-      let answer = recorded.get(key);
-      if (!answer) {
-        // Errors are not recorded: each call that fails asks the emulator again.
-        const output = await emulator.run(model, inputs, options);
-        answer = await record(output);
-        if (!answer) return output;
-        if (recorded.size < MAX_RECORDED) recorded.set(key, answer);
-      }
-      return replay(answer);
-    },
-    models: (params) => emulator.models(params),
-  };
+  return new ReplayingAi(env);
 }

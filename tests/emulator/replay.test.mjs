@@ -13,6 +13,10 @@ after(async () => Promise.all([emu?.close(), replaying?.close()]));
 const LLAMA = "@cf/meta/llama-3-8b-instruct";
 const chat = (stream) => ({ messages: [{ role: "user", content: "Say something. [[emu:tokens=12]]" }], stream });
 
+test("the binding's constructor is named Ai, as workers-rs expects", async () => {
+  assert.equal(await replaying.ctor(), "Ai");
+});
+
 test("a JSON answer is the emulator's, the first time and when replayed", async () => {
   const expected = await emu.run(LLAMA, chat(false));
   assert.equal(expected.kind, "json");
