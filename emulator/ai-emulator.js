@@ -1522,7 +1522,8 @@ const ReplayingAi = class Ai {
     const key = `${model}\n${JSON.stringify(inputs)}\n${JSON.stringify(options ?? null)}`;
     let answer = recorded.get(key);
     if (!answer) {
-      // Errors are not recorded: each call that fails asks the emulator again.
+      // Errors are not recorded: each call that fails asks the emulator again. (A stream is read
+      // whole first, so one that fails part-way fails here, before any of its bytes.)
       const output = await this.emulator.run(model, inputs, options);
       answer = await record(output);
       if (!answer) return output;

@@ -46,7 +46,8 @@ export function readWranglerToml() {
  * Starts the gateway. `bindings` override vars/secrets (e.g. { API_KEYS: "sk-test-1" });
  * `port: 0` picks a free port; `kvNamespaces` are bound as in-memory KV (pass [] to run without
  * the optional GATEWAY_KV); `ratelimits` binds Rate Limiting bindings, e.g.
- * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }; `inspectorPort` opens the V8 inspector; `buildDir` runs another build than build/. Returns { url, mf, logs, dispose }: `logs` holds the worker's
+ * { RATE_LIMITER: { simple: { limit: 100, period: 60 } } }; `inspectorPort` opens the V8 inspector; `buildDir` runs another build than build/;
+ * `replay` and `direct` are the benchmarks' binding and socket (below). Returns { url, mf, logs, dispose }: `logs` holds the worker's
  * stdout lines (its per-request JSON log), printed too when `printLogs` is set.
  */
 export async function startGateway({
@@ -122,7 +123,7 @@ export async function startGateway({
 const aiBinding = (replay) => ({ scriptName: "ai-emulator", ...(replay ? { entrypoint: "makeReplayingAi" } : {}) });
 
 /**
- * With `direct`, a socket straight to the worker (the benchmarks), besides miniflare's entry
+ * With `direct`, a socket straight to the worker (the benchmarks), bypassing miniflare's entry
  * worker, which otherwise takes every request first: it rebuilds the request, checks its encoding
  * and pipes the answer back, all in the measured thread (about 0.27 ms of the pass-through's
  * 0.47 ms per request).
@@ -169,7 +170,8 @@ export const benchChatBody = (stream, tokens) => ({
 
 /**
  * The benchmarks' floor: scripts/bench/passthrough-worker.js (calls the same emulator and returns
- * its answer untouched) in its own workerd. `replay` as for startGateway. Returns { url, dispose }.
+ * its answer untouched) in its own workerd. `replay` and `direct` as for startGateway. Returns
+ * { url, dispose }.
  */
 export async function startPassthrough({ replay = false, direct = false } = {}) {
   const mf = new Miniflare({
