@@ -42,10 +42,15 @@ pub struct Response {
 }
 
 impl Response {
+    /// An event stream (ours, an upstream's, or a kept one replayed) also says `no-cache`.
     fn new(status: u16, content_type: &str, body: Body) -> Self {
+        let mut headers = vec![("content-type", content_type.to_owned())];
+        if content_type.starts_with("text/event-stream") {
+            headers.push(("cache-control", "no-cache".to_owned()));
+        }
         Response {
             status,
-            headers: vec![("content-type", content_type.to_owned())],
+            headers,
             body,
         }
     }
@@ -99,6 +104,19 @@ impl Response {
 
     /// The JS `Response`, made in one call. The body bytes are copied on the JS side.
     pub fn into_raw(self) -> web_sys::Response {
+        // Unreachable with the values set_header lets through; answered rather than thrown.
+        self.make()
+            .or_else(|err| {
+                let message = format!(
+                    "the gateway could not build its response: {}",
+                    super::ai::error_message(&err)
+                );
+                error(&GatewayError::Internal(message)).make()
+            })
+            .unwrap_or_else(|_| web_sys::Response::error())
+    }
+
+    fn make(self) -> Result<web_sys::Response, JsValue> {
         let mut head = String::with_capacity(128);
         for (name, value) in &self.headers {
             head.push_str(name);
@@ -106,7 +124,7 @@ impl Response {
             head.push_str(value);
             head.push('\n');
         }
-        let made = match self.body {
+        match self.body {
             // One string: the head, a NUL (which no header value holds), then the text.
             Body::Text(text) => {
                 head.push('\0');
@@ -116,17 +134,7 @@ impl Response {
             Body::Bytes(bytes) => respond_js(self.status, &head, &bytes, None),
             Body::Stream(stream) => respond_js(self.status, &head, &[], Some(stream)),
             Body::Empty => respond_js(self.status, &head, &[], None),
-        };
-        // Unreachable with the values set_header lets through; answered rather than thrown.
-        made.or_else(|err| {
-            let message = format!(
-                "the gateway could not build its response: {}",
-                super::ai::error_message(&err)
-            );
-            let body = GatewayError::Internal(message).to_json();
-            respond_text_js(500, &format!("content-type\napplication/json\n\0{body}"))
-        })
-        .unwrap_or_else(|_| web_sys::Response::error())
+        }
     }
 }
 
@@ -151,13 +159,11 @@ pub fn html(status: u16, body: String) -> Response {
 }
 
 pub fn event_stream(stream: ReadableStream) -> Response {
-    let mut response = Response::new(
+    Response::new(
         200,
         "text/event-stream; charset=utf-8",
         Body::Stream(stream),
-    );
-    response.set_header("cache-control", "no-cache");
-    response
+    )
 }
 
 pub fn empty(status: u16) -> Response {

@@ -108,7 +108,7 @@ fn kept_of(status: u16, content_type: String, bytes: Vec<u8>) -> KeptResponse {
 
 /// A kept response, sent again.
 pub fn response_of(kept: &KeptResponse) -> Response {
-    let mut response = match kept.base64 {
+    match kept.base64 {
         true => {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(&kept.body)
@@ -116,11 +116,7 @@ pub fn response_of(kept: &KeptResponse) -> Response {
             http::with_content_type(kept.status, bytes, &kept.content_type)
         }
         false => http::text(kept.status, kept.body.clone(), &kept.content_type),
-    };
-    if kept.content_type.starts_with("text/event-stream") {
-        response.set_header("cache-control", "no-cache");
     }
-    response
 }
 
 /// A stream response whose text is stored under `key` (with `meta`, a finished record missing

@@ -86,14 +86,10 @@ pub async fn forward(
 /// The upstream's answer with only its status, content type and body: none of its other headers
 /// (cookies, its own rate limits) reach the client.
 fn passed_through(status: u16, content_type: &str, body: Option<ReadableStream>) -> Response {
-    let mut response = match body {
+    match body {
         Some(stream) => http::Response::streamed(status, content_type, stream),
         None => http::with_content_type(status, Vec::new(), content_type),
-    };
-    if content_type.starts_with("text/event-stream") {
-        response.set_header("cache-control", "no-cache");
     }
-    response
 }
 
 /// Whether `body` is an OpenAI error: `{"error": {"message": "…", …}}`.
